@@ -1,0 +1,91 @@
+"""The real photographs shipped with the package (see ``data/photos/SOURCES.md`` for sources and licences)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+__all__ = ["PHOTO_NAMES", "load_photo", "load_photos", "photo_path"]
+
+#: Names of the bundled photographs, in a fixed order (file names without extension).
+PHOTO_NAMES: tuple[str, ...] = (
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "brick",
+    "grass",
+    "coins",
+)
+
+_FILES = {
+    "astronaut": "astronaut.png",
+    "camera": "camera.png",
+    "coffee": "coffee.png",
+    "chelsea": "chelsea.png",
+    "rocket": "rocket.jpg",
+    "brick": "brick.png",
+    "grass": "grass.png",
+    "coins": "coins.png",
+}
+
+
+def photo_path(name: str) -> str:
+    """Filesystem path of the bundled photograph ``name`` (one of :data:`PHOTO_NAMES`)."""
+    if name not in _FILES:
+        raise ValueError(f"Expected `name` to be one of {list(PHOTO_NAMES)}, got {name!r}.")
+    return str(resources.files("hyra_lightning.data").joinpath("photos", _FILES[name]))
+
+
+def load_photo(name: str, mode: Literal["RGB", "L"] = "RGB", dtype: torch.dtype = torch.float32) -> Tensor:
+    """Load one bundled photograph as a ``C x H x W`` float tensor in [0, 1].
+
+    Args:
+        name: one of :data:`PHOTO_NAMES`.
+        mode: ``"RGB"`` (3 channels; greyscale photographs get three identical channels) or ``"L"`` (1 channel,
+            ITU-R 601 luma for colour photographs).
+        dtype: floating dtype of the result.
+
+    Example:
+        >>> from hyra_lightning.data import load_photo
+        >>> load_photo("astronaut").shape
+        torch.Size([3, 512, 512])
+    """
+    if mode not in ("RGB", "L"):
+        raise ValueError(f"Expected `mode` to be 'RGB' or 'L', got {mode!r}.")
+    if not dtype.is_floating_point:
+        raise TypeError(f"Expected `dtype` to be a floating dtype, got {dtype}.")
+    with Image.open(photo_path(name)) as im:
+        arr = np.asarray(im.convert(mode), dtype=np.float64) / 255.0
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr)).to(dtype)
+
+
+def load_photos(
+    names: list[str] | tuple[str, ...] | None = None,
+    mode: Literal["RGB", "L"] = "RGB",
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, Tensor]:
+    """Load several bundled photographs (all of them by default) as ``{name: C x H x W tensor in [0, 1]}``.
+
+    The photographs have different sizes, so they are returned in a dict rather than stacked.
+
+    Example:
+        >>> from hyra_lightning.data import load_photos
+        >>> photos = load_photos()
+        >>> sorted(photos) == sorted(PHOTO_NAMES)
+        True
+        >>> min(min(p.shape[-2:]) for p in photos.values()) >= 256
+        True
+    """
+    names = PHOTO_NAMES if names is None else tuple(names)
+    return {n: load_photo(n, mode=mode, dtype=dtype) for n in names}

@@ -1,0 +1,28 @@
+"""The README's commands are the contract with users and CI: keep them true."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    blocks = _bash_blocks(readme)
+    assert len(blocks) >= 2
+    main_cmd, test_cmd = blocks[0], blocks[1]
+    assert main_cmd.startswith("pip install torch==2.13.0")
+    assert "pytest" in test_cmd
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_cmd in ci, "the README's test command must appear verbatim as a line of .ci/run"
+    assert ci.index("python -m pip install torch==2.13.0") < ci.index(test_cmd)
+
+
+def test_no_pytorch_lightning_imports():
+    for path in (ROOT / "hyra_lightning").rglob("*.py"):
+        text = path.read_text()
+        assert "import pytorch_lightning" not in text and "from pytorch_lightning" not in text, path
