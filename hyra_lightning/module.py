@@ -1,0 +1,311 @@
+"""The LightningModule that trains any super-resolution ``nn.Module`` with L1/L2, Adam and a step/cosine schedule.
+
+Validation and test log PSNR and SSIM (torchmetrics) and FSDS (:mod:`hyra_lightning.metrics`) on the SR
+output clamped to [0, 1], after cropping ``crop_border`` pixels from every side, as is usual in SR. The
+metrics are computed on RGB (not on the Y channel that many SR papers report), so PSNR reads lower than
+Y-channel tables. PSNR is the mean of per-image PSNRs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+
+__all__ = ["SuperResolutionModule", "bicubic_baseline_metrics", "crop_border_pixels", "split_batch"]
+
+_LOSSES = ("l1", "l2")
+_SCHEDULERS = ("none", "step", "cosine")
+
+
+def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
+    """Return ``(lr, hr)`` from a ``{"lr", "hr"}`` dict, an ``(lr, hr)`` pair, or an LR tensor (``hr=None``).
+
+    Raises:
+        TypeError: for anything else.
+    """
+    if isinstance(batch, Tensor):
+        return batch, None
+    if isinstance(batch, Mapping) and "lr" in batch:
+        return batch["lr"], batch.get("hr")
+    if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) in (1, 2):
+        return batch[0], (batch[1] if len(batch) == 2 else None)
+    described = f"a dict with keys {sorted(batch)}" if isinstance(batch, Mapping) else type(batch).__name__
+    raise TypeError(
+        f"Expected `batch` to be a dict with keys 'lr' and 'hr', an (lr, hr) pair or an LR tensor, got {described}."
+    )
+
+
+def crop_border_pixels(x: Tensor, border: int) -> Tensor:
+    """Remove ``border`` pixels from every side of ``(..., H, W)`` images (nothing when ``border == 0``)."""
+    if border == 0:
+        return x
+    height, width = x.shape[-2:]
+    if height <= 2 * border or width <= 2 * border:
+        raise ValueError(
+            f"Expected images larger than twice `crop_border` ({border}) in both dimensions, got {height} x {width}."
+        )
+    return x[..., border:-border, border:-border]
+
+
+def _make_metrics(prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
+            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
+            "fsds": FrequencySpectrumDistributionSimilarity(),
+        },
+        prefix=prefix,
+        compute_groups=False,
+    )
+
+
+@torch.no_grad()
+def bicubic_baseline_metrics(
+    dataloader: Iterable[Any],
+    scale: int,
+    crop_border: int | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """PSNR, SSIM and FSDS of bicubic upsampling on a validation set, measured as the module measures SR.
+
+    The LR images are upsampled with torch ``interpolate(mode="bicubic", align_corners=False)``, clamped to
+    [0, 1], cropped by ``crop_border`` pixels (default: ``scale``) like the HR images, and scored with the
+    same metric objects as :class:`SuperResolutionModule`'s validation, so "model vs bicubic" compares like
+    with like.
+
+    Args:
+        dataloader: yields batches as accepted by :func:`split_batch`, with HR images.
+        scale: upsampling factor.
+        crop_border: pixels removed from every side before scoring; ``None`` uses ``scale``.
+        device: where to compute; ``None`` keeps the batches' device.
+
+    Returns:
+        ``{"psnr": ..., "ssim": ..., "fsds": ...}`` as Python floats.
+
+    Example:
+        >>> import torch
+        >>> hr = torch.rand(2, 3, 32, 32)
+        >>> lr = torch.nn.functional.avg_pool2d(hr, 2)
+        >>> sorted(bicubic_baseline_metrics([{"lr": lr, "hr": hr}], scale=2))
+        ['fsds', 'psnr', 'ssim']
+    """
+    border = scale if crop_border is None else crop_border
+    metrics = _make_metrics(prefix="")
+    metrics_device: torch.device | None = None
+    for batch in dataloader:
+        lr, hr = split_batch(batch)
+        if hr is None:
+            raise ValueError("Expected `dataloader` batches with HR images, got batches without 'hr'.")
+        if device is not None:
+            lr, hr = lr.to(device), hr.to(device)
+        if metrics_device != hr.device:
+            metrics_device = hr.device
+            metrics = metrics.to(metrics_device)
+        sr = F.interpolate(lr.float(), scale_factor=scale, mode="bicubic", align_corners=False).clamp(
+            0.0, 1.0
+        )
+        if sr.shape != hr.shape:
+            raise ValueError(
+                f"Expected HR images of {scale} times the LR size, got LR {tuple(lr.shape)} and HR {tuple(hr.shape)}."
+            )
+        metrics.update(crop_border_pixels(sr, border), crop_border_pixels(hr.float(), border))
+    return {name: float(value) for name, value in metrics.compute().items()}
+
+
+class SuperResolutionModule(LightningModule):
+    """Train a super-resolution network with an L1/L2 loss, Adam and a step or cosine learning-rate schedule.
+
+    Batches are dicts ``{"lr": N x C x h x w, "hr": N x C x sh x sw}`` (``(lr, hr)`` pairs also work).
+
+    - ``training_step`` minimises the loss between ``model(lr)`` and ``hr``; logs ``train/loss``.
+    - ``validation_step`` / ``test_step`` score ``model(lr).clamp(0, 1)`` against ``hr`` after cropping
+      ``crop_border`` pixels, logging ``val/psnr``, ``val/ssim``, ``val/fsds`` and ``val/loss`` (``test/...``
+      in testing), and return ``{"preds": sr, "target": hr}`` (the clamped SR, uncropped) for the
+      monitor callbacks.
+    - ``predict_step`` returns the clamped SR images.
+
+    Args:
+        model: any SR network mapping ``N x C x h x w`` to ``N x C x sh x sw``. Typed ``nn.Module`` so that
+            LightningCLI accepts a ``class_path`` (for example ``hyra_lightning.models.EDSR``). It is not
+            stored in the hyperparameters: pass it again to ``load_from_checkpoint(path, model=...)``.
+        scale: upsampling factor; must equal ``model.scale`` when the model has that attribute.
+        lr: Adam learning rate (EDSR: 1e-4 at batch 16).
+        loss: ``"l1"`` (EDSR) or ``"l2"``.
+        scheduler: ``"step"`` (multiply by ``gamma`` every ``step_size`` optimizer steps, EDSR's recipe),
+            ``"cosine"`` (to 0 over ``max_steps_for_cosine`` steps) or ``"none"``.
+        step_size: optimizer steps between two decays of the step schedule.
+        gamma: decay factor of the step schedule.
+        betas: Adam betas.
+        weight_decay: Adam weight decay.
+        max_steps_for_cosine: length of the cosine schedule in optimizer steps; ``None`` uses the trainer's
+            estimated number of steps.
+        crop_border: pixels removed from every side before PSNR/SSIM/FSDS; ``None`` uses ``scale``.
+
+    Example:
+        >>> import torch
+        >>> from hyra_lightning.models import EDSR
+        >>> module = SuperResolutionModule(EDSR(scale=2, n_resblocks=1, n_feats=8), scale=2)
+        >>> module(torch.rand(1, 3, 8, 8)).shape
+        torch.Size([1, 3, 16, 16])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        scale: int,
+        lr: float = 2e-4,
+        loss: Literal["l1", "l2"] = "l1",
+        scheduler: Literal["none", "step", "cosine"] = "step",
+        step_size: int = 200_000,
+        gamma: float = 0.5,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        max_steps_for_cosine: int | None = None,
+        crop_border: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}.")
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+        model_scale = getattr(model, "scale", None)
+        if model_scale is not None and model_scale != scale:
+            raise ValueError(
+                f"Expected `scale` to equal the model's scale, got scale={scale} and "
+                f"{type(model).__name__}.scale={model_scale!r}."
+            )
+        if loss not in _LOSSES:
+            raise ValueError(f"Expected `loss` to be one of {list(_LOSSES)}, got {loss!r}.")
+        if scheduler not in _SCHEDULERS:
+            raise ValueError(f"Expected `scheduler` to be one of {list(_SCHEDULERS)}, got {scheduler!r}.")
+        if not lr > 0:
+            raise ValueError(f"Expected `lr` to be positive, got {lr!r}.")
+        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+            raise ValueError(f"Expected `step_size` to be a positive integer, got {step_size!r}.")
+        if not 0 < gamma <= 1:
+            raise ValueError(f"Expected `gamma` in (0, 1], got {gamma!r}.")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Expected `betas` to be two numbers in [0, 1), got {betas!r}.")
+        if weight_decay < 0:
+            raise ValueError(f"Expected `weight_decay` to be non-negative, got {weight_decay!r}.")
+        if max_steps_for_cosine is not None and (
+            isinstance(max_steps_for_cosine, bool)
+            or not isinstance(max_steps_for_cosine, int)
+            or max_steps_for_cosine < 1
+        ):
+            raise ValueError(
+                f"Expected `max_steps_for_cosine` to be a positive integer or None, got {max_steps_for_cosine!r}."
+            )
+        if crop_border is not None and (
+            isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0
+        ):
+            raise ValueError(
+                f"Expected `crop_border` to be a non-negative integer or None, got {crop_border!r}."
+            )
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.scale = scale
+        self.lr = lr
+        self.loss = loss
+        self.scheduler = scheduler
+        self.step_size = step_size
+        self.gamma = gamma
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.weight_decay = weight_decay
+        self.max_steps_for_cosine = max_steps_for_cosine
+        self.crop_border = scale if crop_border is None else crop_border
+        self.val_metrics = _make_metrics(prefix="val/")
+        self.test_metrics = _make_metrics(prefix="test/")
+
+    def forward(self, lr: Tensor) -> Tensor:
+        """Super-resolve ``N x C x h x w`` LR images (unclamped)."""
+        return self.model(lr)
+
+    def _loss(self, sr: Tensor, hr: Tensor) -> Tensor:
+        sr, hr = sr.float(), hr.float()
+        return F.l1_loss(sr, hr) if self.loss == "l1" else F.mse_loss(sr, hr)
+
+    def _forward_pair(self, batch: Any) -> tuple[Tensor, Tensor]:
+        lr, hr = split_batch(batch)
+        if hr is None:
+            raise ValueError("Expected `batch` to contain HR images ('hr'), got a batch without them.")
+        sr = self.model(lr)
+        if sr.shape != hr.shape:
+            raise ValueError(
+                f"Expected the model output to have the HR shape {tuple(hr.shape)}, got {tuple(sr.shape)} "
+                f"from LR {tuple(lr.shape)} at scale {self.scale}."
+            )
+        return sr, hr
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        """One optimisation step on an LR/HR batch; logs ``train/loss``."""
+        sr, hr = self._forward_pair(batch)
+        loss = self._loss(sr, hr)
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=hr.shape[0])
+        return loss
+
+    def _evaluate(self, batch: Any, metrics: MetricCollection, prefix: str) -> dict[str, Tensor]:
+        sr, hr = self._forward_pair(batch)
+        self.log(f"{prefix}loss", self._loss(sr, hr), on_step=False, on_epoch=True, batch_size=hr.shape[0])
+        sr = sr.detach().float().clamp(0.0, 1.0)
+        hr = hr.float()
+        metrics.update(crop_border_pixels(sr, self.crop_border), crop_border_pixels(hr, self.crop_border))
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=prefix == "val/")
+        return {"preds": sr, "target": hr}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """Score the clamped SR output; returns ``{"preds": sr, "target": hr}`` (uncropped)."""
+        return self._evaluate(batch, self.val_metrics, "val/")
+
+    def test_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """As :meth:`validation_step`, logging ``test/...``."""
+        return self._evaluate(batch, self.test_metrics, "test/")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Return ``model(lr).clamp(0, 1)`` for a batch (dict, pair or LR tensor)."""
+        lr, _ = split_batch(batch)
+        return self.model(lr).clamp(0.0, 1.0)
+
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        """Adam, with the step or cosine schedule stepped every optimizer step."""
+        optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
+        )
+        if self.scheduler == "none":
+            return optimizer
+        if self.scheduler == "step":
+            schedule: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.StepLR(
+                optimizer, step_size=self.step_size, gamma=self.gamma
+            )
+        else:
+            total = self.max_steps_for_cosine
+            if total is None:
+                estimated = self.trainer.estimated_stepping_batches
+                if not 0 < estimated < float("inf"):
+                    raise ValueError(
+                        "Expected `max_steps_for_cosine` to be set when the trainer has no step or epoch limit, "
+                        f"got None (estimated stepping batches: {estimated})."
+                    )
+                total = int(estimated)
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1},
+        }
+
+    def bicubic_baseline_metrics(self, dataloader: Iterable[Any]) -> dict[str, float]:
+        """PSNR/SSIM/FSDS of bicubic upsampling on ``dataloader`` with this module's scale and cropping.
+
+        See :func:`bicubic_baseline_metrics`; computed on the module's device.
+        """
+        return bicubic_baseline_metrics(dataloader, self.scale, self.crop_border, device=self.device)
