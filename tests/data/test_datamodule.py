@@ -107,6 +107,8 @@ def test_training_patches_reproducible_and_vary_per_epoch() -> None:
     assert torch.equal(first["lr"], again["lr"]) and torch.equal(first["hr"], again["hr"])
     assert not torch.equal(first["hr"], epoch(0, 1)["hr"])
     assert not torch.equal(first["hr"], epoch(1, 0)["hr"])
+    with_workers = epoch(0, 0, workers=2)  # patches depend on the sample index only, not on the worker
+    assert torch.equal(first["hr"], with_workers["hr"])
     # LR is the antialiased bicubic downsampling of HR (augmentation commutes with it)
     torch.testing.assert_close(first["lr"], bicubic_downsample(first["hr"], 2), atol=1e-5, rtol=0)
 
@@ -323,3 +325,39 @@ def test_bicubic_downsample_errors() -> None:
     torch.testing.assert_close(
         bicubic_downsample(torch.full((1, 3, 6, 6), 0.3), 3), torch.full((1, 3, 2, 2), 0.3)
     )
+
+
+def test_trainer_sets_the_epoch_of_the_patch_sampler(tmp_path: Path) -> None:
+    import warnings
+
+    from lightning.pytorch import Callback, Trainer
+
+    from hyra_lightning.models import ESPCN
+    from hyra_lightning.module import SuperResolutionModule
+
+    class Record(Callback):
+        def __init__(self) -> None:
+            self.batches: list[torch.Tensor] = []
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            self.batches.append(batch["hr"].clone())
+
+    dm = SRDataModule(scale=2, patch_size=8, batch_size=2, train_samples_per_epoch=2, seed=3)
+    record = Record()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = Trainer(
+            max_epochs=2,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            callbacks=[record],
+            default_root_dir=str(tmp_path),
+        )
+        trainer.fit(SuperResolutionModule(ESPCN(scale=2), scale=2), datamodule=dm)
+    expected = [torch.stack([dm.train_dataset[k]["hr"] for k in ks]) for ks in ((0, 1), (2, 3))]
+    assert len(record.batches) == 2
+    for got, want in zip(record.batches, expected, strict=True):
+        assert torch.equal(got, want)
