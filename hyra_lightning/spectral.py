@@ -22,6 +22,7 @@ __all__ = [
     "radial_frequency",
     "to_fft_float",
     "zero_insert",
+    "zero_insert_fft_conv2d",
 ]
 
 
@@ -162,3 +163,93 @@ def linear_fft_conv2d(
     spec = torch.fft.rfft2(signal, s=(fh, fw)) * torch.fft.rfft2(kernel, s=(fh, fw))
     full = torch.fft.irfft2(spec, s=(fh, fw))
     return full[..., oy : oy + out_size[0], ox : ox + out_size[1]]
+
+
+def zero_insert_fft_conv2d(
+    x: Tensor,
+    kernel: Tensor,
+    scale: int,
+    origin: tuple[int, int],
+    out_size: tuple[int, int],
+    *,
+    depthwise: bool = False,
+) -> Tensor:
+    """Zero-insert ``x`` by ``scale`` and convolve it linearly with a bank of kernels, by FFT.
+
+    With ``z = zero_insert(x, scale)`` this computes, without any wrap-around,
+
+    .. math::
+        out[..., o, Y, X] = \\sum_i \\sum_{U, V} z[..., i, U, V] \\, k[o, i, Y - U + o_y, X - V + o_x]
+
+    for ``0 <= Y < out_size[0]`` and ``0 <= X < out_size[1]`` (``kernel`` is zero outside its array), i.e. a
+    cross-channel transposed convolution with stride ``scale``. With ``depthwise=True`` the kernel has one
+    input channel and output channel ``o`` only reads input channel ``o``.
+
+    The spectrum of a zero-inserted image is the spectrum of the LR image repeated ``scale`` times along
+    each axis, so the input is transformed at LR size and tiled; the kernels are transformed once and the
+    products are summed over input channels before the single inverse transform per output channel. FFT
+    lengths are multiples of ``scale`` with only the factors 2, 3 and 5 in ``length / scale``.
+
+    Args:
+        x: ``(..., C_in, h, w)`` LR tensor (``(..., C, h, w)`` with ``depthwise=True``).
+        kernel: ``(C_out, C_in, kh, kw)`` kernels (``(C, 1, kh, kw)`` with ``depthwise=True``).
+        scale: integer zero-insertion factor ``s >= 1``.
+        origin: ``(o_y, o_x)``, the kernel pixel applied at the position of each inserted sample; it may lie
+            outside the kernel array (the result is then shifted accordingly).
+        out_size: ``(out_h, out_w)`` of the result.
+        depthwise: filter every channel with its own kernel instead of mixing channels.
+
+    Returns:
+        ``(..., C_out, out_h, out_w)`` tensor in the FFT dtype (float64 if ``x`` or ``kernel`` is float64,
+        float32 otherwise).
+
+    Example:
+        >>> x = torch.zeros(1, 1, 4, 4); x[..., 1, 2] = 1.0
+        >>> k = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+        >>> out = zero_insert_fft_conv2d(x, k, 2, origin=(1, 1), out_size=(8, 8))
+        >>> out[0, 0, 1:4, 3:6].round()
+        tensor([[1., 2., 3.],
+                [4., 5., 6.],
+                [7., 8., 9.]])
+    """
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    if x.ndim < 3:
+        raise ValueError(f"Expected `x` to have shape (..., C, h, w), got shape {tuple(x.shape)}.")
+    if kernel.ndim != 4:
+        raise ValueError(f"Expected `kernel` to have shape (C_out, C_in, kh, kw), got {tuple(kernel.shape)}.")
+    channels = x.shape[-3]
+    if depthwise and (kernel.shape[1] != 1 or kernel.shape[0] != channels):
+        raise ValueError(
+            f"Expected a depthwise `kernel` of shape ({channels}, 1, kh, kw) for {channels} input channels,"
+            f" got {tuple(kernel.shape)}."
+        )
+    if not depthwise and kernel.shape[1] != channels:
+        raise ValueError(
+            f"Expected `kernel` to have {channels} input channels like `x`, got shape {tuple(kernel.shape)}."
+        )
+    dtype = torch.float64 if torch.float64 in (x.dtype, kernel.dtype) else torch.float32
+    x = x.to(dtype)
+    kernel = kernel.to(device=x.device, dtype=dtype)
+    s = scale
+    h, w = x.shape[-2:]
+    kh, kw = kernel.shape[-2:]
+    oy, ox = origin
+    out_h, out_w = out_size
+    # The zero-inserted signal has s*(h-1)+1 meaningful rows: no wrap-around needs len >= s*(h-1)+kh.
+    need_h = max(s * (h - 1) + kh, oy + out_h)
+    need_w = max(s * (w - 1) + kw, ox + out_w)
+    lh = _fast_len(-(-need_h // s))
+    lw = _fast_len(-(-need_w // s))
+    fh, fw = s * lh, s * lw
+    # Spectrum of zero_insert(x) at (fh, fw) == spectrum of x at (lh, lw), tiled s x s.
+    x_spec = torch.fft.fft2(x, s=(lh, lw))
+    cols = torch.arange(fw // 2 + 1, device=x.device) % lw
+    x_spec = x_spec.index_select(-1, cols).repeat(*([1] * (x_spec.ndim - 2)), s, 1)
+    k_spec = torch.fft.rfft2(kernel, s=(fh, fw))
+    if depthwise:
+        spec = x_spec * k_spec[:, 0]
+    else:
+        spec = torch.einsum("...ihw,oihw->...ohw", x_spec, k_spec)
+    full = torch.fft.irfft2(spec, s=(fh, fw))
+    return full[..., oy : oy + out_h, ox : ox + out_w]

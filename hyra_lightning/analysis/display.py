@@ -1,0 +1,217 @@
+"""Pure-torch rendering helpers: spectra, signed maps and image panels, all as ``3 x H x W`` images in [0, 1].
+
+They are what the callbacks send to TensorBoard, and they work the same in a notebook
+(``plt.imshow(img.permute(1, 2, 0))``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from hyra_lightning.spectral import to_fft_float
+
+__all__ = ["crop_center", "enlarge", "log_magnitude_spectrum", "make_panel", "signed_colormap"]
+
+#: End colours of :func:`signed_colormap` (a blue-white-red diverging map, close to matplotlib's "RdBu_r").
+NEGATIVE_RGB = (0.129, 0.400, 0.675)
+POSITIVE_RGB = (0.698, 0.094, 0.169)
+
+
+def _check_image(x: Tensor, name: str, channels: tuple[int, ...] | None = None) -> Tensor:
+    if not isinstance(x, Tensor) or x.ndim not in (2, 3):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"Expected `{name}` to be an (H, W) or (C, H, W) tensor, got {got}.")
+    if x.ndim == 2:
+        x = x[None]
+    if channels is not None and x.shape[0] not in channels:
+        raise ValueError(
+            f"Expected `{name}` to have {' or '.join(map(str, channels))} channels, got {x.shape[0]}."
+        )
+    if x.is_complex():
+        raise ValueError(f"Expected `{name}` to be real, got dtype {x.dtype}.")
+    return x
+
+
+def log_magnitude_spectrum(
+    x: Tensor,
+    *,
+    floor_db: float = -60.0,
+    reference: float | None = None,
+) -> Tensor:
+    """Centred log-magnitude spectrum of an image, as a grey ``3 x H x W`` image in [0, 1].
+
+    The magnitude ``|DFT(x)|`` is averaged over channels, shifted so that the zero frequency is at pixel
+    ``(H // 2, W // 2)`` and converted to decibels relative to ``reference``:
+    ``L = 20 log10(|X| / reference)``. The display value is ``(L - floor_db) / -floor_db`` clipped to [0, 1],
+    so 0 dB is white and ``floor_db`` and below are black. The zero frequency is included; for an image it is
+    usually the peak.
+
+    Args:
+        x: ``(H, W)`` or ``(C, H, W)`` real image.
+        floor_db: the level (dB, negative) mapped to black.
+        reference: the magnitude mapped to white; default the maximum of the spectrum. Pass a fixed value to
+            compare spectra across images or training steps.
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+
+    Example:
+        >>> img = log_magnitude_spectrum(torch.ones(8, 8))  # a constant image: only the DC bin is lit
+        >>> img.shape, img[0, 4, 4].item(), img[0, 0, 0].item()
+        (torch.Size([3, 8, 8]), 1.0, 0.0)
+    """
+    x = _check_image(x, "x")
+    if not (isinstance(floor_db, (int, float)) and math.isfinite(floor_db) and floor_db < 0):
+        raise ValueError(f"Expected `floor_db` to be a negative number, got {floor_db!r}.")
+    if reference is not None and not (isinstance(reference, (int, float)) and reference > 0):
+        raise ValueError(f"Expected `reference` to be None or a positive number, got {reference!r}.")
+    mag = torch.fft.fftshift(torch.fft.fft2(to_fft_float(x.detach())).abs().mean(0), dim=(-2, -1))
+    ref = float(mag.max()) if reference is None else float(reference)
+    if ref <= 0:
+        return torch.zeros(3, *mag.shape, device=x.device)
+    db = 20 * torch.log10(torch.clamp(mag / ref, min=1e-30))
+    img = ((db - floor_db) / -floor_db).clamp(0, 1).float()
+    return img[None].expand(3, -1, -1).contiguous()
+
+
+def signed_colormap(x: Tensor, vmax: float | None = None) -> Tensor:
+    """Diverging colour map of a signed image: negative blue, zero white, positive red.
+
+    The range is symmetric, ``[-vmax, vmax]``; values beyond it saturate. ``t = x / vmax`` is blended
+    linearly from white (``t = 0``) to :data:`POSITIVE_RGB` (``t = 1``) or :data:`NEGATIVE_RGB` (``t = -1``).
+
+    Args:
+        x: ``(H, W)`` or ``(1, H, W)`` real image.
+        vmax: the magnitude mapped to full colour; default ``max |x|`` (an all-zero image is white).
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+
+    Example:
+        >>> signed_colormap(torch.tensor([[-1.0, 0.0, 1.0]]))[:, 0].T
+        tensor([[0.1290, 0.4000, 0.6750],
+                [1.0000, 1.0000, 1.0000],
+                [0.6980, 0.0940, 0.1690]])
+    """
+    x = _check_image(x, "x", channels=(1,))[0].detach()
+    x = to_fft_float(x)
+    if vmax is None:
+        vmax = float(x.abs().max()) if x.numel() else 0.0
+    elif not (isinstance(vmax, (int, float)) and math.isfinite(vmax) and vmax >= 0):
+        raise ValueError(f"Expected `vmax` to be None or a finite number >= 0, got {vmax!r}.")
+    t = (x / vmax).clamp(-1, 1) if vmax > 0 else torch.zeros_like(x)
+    t = torch.nan_to_num(t, nan=0.0)
+    pos = torch.tensor(POSITIVE_RGB, dtype=t.dtype, device=t.device)[:, None, None]
+    neg = torch.tensor(NEGATIVE_RGB, dtype=t.dtype, device=t.device)[:, None, None]
+    white = torch.ones_like(pos)
+    mag = t.abs()[None]
+    colour = torch.where(t[None] >= 0, pos, neg)
+    return (white + (colour - white) * mag).clamp(0, 1).float()
+
+
+def enlarge(img: Tensor, factor: int) -> Tensor:
+    """Nearest-neighbour enlargement: every pixel becomes a ``factor x factor`` block.
+
+    Args:
+        img: ``(..., H, W)`` tensor.
+        factor: positive integer.
+
+    Returns:
+        ``(..., factor*H, factor*W)`` tensor of the same dtype.
+
+    Example:
+        >>> enlarge(torch.tensor([[1, 2]]), 2)
+        tensor([[1, 1, 2, 2],
+                [1, 1, 2, 2]])
+    """
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"Expected `factor` to be a positive integer, got {factor!r}.")
+    if not isinstance(img, Tensor) or img.ndim < 2:
+        got = tuple(img.shape) if isinstance(img, Tensor) else type(img).__name__
+        raise ValueError(f"Expected `img` to be a (..., H, W) tensor, got {got}.")
+    if factor == 1:
+        return img
+    return img.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def crop_center(img: Tensor, center: tuple[float, float], radius: float) -> Tensor:
+    """Crop the pixels within ``radius`` of ``center`` along both axes, clipped to the image.
+
+    Rows ``ceil(Y0 - radius) .. floor(Y0 + radius)`` and the same for columns, so the crop is symmetric about
+    the centre also when it sits between pixels (an impulse response at an even scale): ``2*radius + 1``
+    pixels for an integer centre, ``2*radius`` for a half-integer one.
+
+    Args:
+        img: ``(..., H, W)`` tensor.
+        center: ``(Y0, X0)`` in pixel coordinates (e.g. :attr:`ImpulseResponse.center`).
+        radius: non-negative half-width in pixels.
+
+    Returns:
+        ``(..., h, w)`` view of ``img``.
+
+    Example:
+        >>> crop_center(torch.arange(36).reshape(6, 6), (2.5, 2.5), 1)
+        tensor([[14, 15],
+                [20, 21]])
+    """
+    if not isinstance(img, Tensor) or img.ndim < 2:
+        got = tuple(img.shape) if isinstance(img, Tensor) else type(img).__name__
+        raise ValueError(f"Expected `img` to be a (..., H, W) tensor, got {got}.")
+    if not (isinstance(radius, (int, float)) and math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"Expected `radius` to be a finite number >= 0, got {radius!r}.")
+    h, w = img.shape[-2:]
+    y0, x0 = center
+    top, bottom = max(math.ceil(y0 - radius), 0), min(math.floor(y0 + radius) + 1, h)
+    left, right = max(math.ceil(x0 - radius), 0), min(math.floor(x0 + radius) + 1, w)
+    if top >= bottom or left >= right:
+        raise ValueError(f"`center` {center} with `radius` {radius} lies outside the {h} x {w} image.")
+    return img[..., top:bottom, left:right]
+
+
+def make_panel(rows: Sequence[Sequence[Tensor]], gap: int = 2, pad_value: float = 1.0) -> Tensor:
+    """Tile images into one, row by row, with ``gap`` pixels between them.
+
+    Images may differ in size: each sits centred in a cell as tall as the tallest image of its row; rows are
+    left-aligned. Grey ``(1, H, W)`` or ``(H, W)`` images are repeated to three channels.
+
+    Args:
+        rows: a list of rows, each a list of ``(3, H, W)`` (or grey) images in [0, 1].
+        gap: pixels between images and between rows, and around the panel.
+        pad_value: value of the background.
+
+    Returns:
+        ``(3, H, W)`` float32 image.
+
+    Example:
+        >>> panel = make_panel([[torch.zeros(3, 4, 4), torch.zeros(3, 2, 6)], [torch.zeros(1, 3, 3)]])
+        >>> panel.shape
+        torch.Size([3, 13, 16])
+    """
+    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+        raise ValueError(f"Expected `gap` to be an integer >= 0, got {gap!r}.")
+    if isinstance(rows, Tensor) or not rows or any(isinstance(r, Tensor) or not r for r in rows):
+        raise ValueError("Expected `rows` to be a non-empty list of non-empty lists of images.")
+    images = [
+        [_check_image(img, "rows[...]", channels=(1, 3)).detach().float() for img in row] for row in rows
+    ]
+    images = [[img.expand(3, -1, -1) for img in row] for row in images]
+    heights = [max(img.shape[-2] for img in row) for row in images]
+    widths = [sum(img.shape[-1] for img in row) + gap * (len(row) - 1) for row in images]
+    device = images[0][0].device
+    panel = torch.full(
+        (3, sum(heights) + gap * (len(rows) + 1), max(widths) + 2 * gap), float(pad_value), device=device
+    )
+    y = gap
+    for row, height in zip(images, heights, strict=True):
+        x = gap
+        for img in row:
+            ih, iw = img.shape[-2:]
+            top = y + (height - ih) // 2
+            panel[:, top : top + ih, x : x + iw] = img.to(device)
+            x += iw + gap
+        y += height + gap
+    return panel

@@ -1,0 +1,556 @@
+"""The impulse-response probe of an SR network and the descriptors of its response.
+
+Feed the network an LR image that is a constant ``b`` plus ``a`` at the centre pixel, subtract its output
+for the constant image and divide by ``a``: ``K = (N(b + a*delta) - N(b)) / a``. For a network trained with
+an L1/L2 loss ``K`` looks like a 2-D sinc whose cutoff sits near the LR Nyquist frequency (Deng et al.,
+ICML 2024). The descriptors below turn ``K`` into a handful of numbers that can be tracked over training.
+
+Conventions: an ``n x n`` probe has its impulse at LR pixel ``c = n // 2``; LR pixel ``p`` covers HR block
+``[s*p, s*p + s)``, so the response is centred at HR coordinate ``s*c + (s - 1)/2``. Frequencies are in
+Nyquist units of the HR grid (1.0 = 0.5 cycles per HR pixel), so the LR Nyquist frequency is ``1/s``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from hyra_lightning.spectral import passband_mask, to_fft_float
+
+__all__ = [
+    "ImpulseDescriptors",
+    "ImpulseResponse",
+    "ProbeMode",
+    "describe_luminance",
+    "impulse_response",
+    "magnitude_profiles",
+]
+
+ProbeMode = Literal["cross_channel", "paper"]
+_MODES = ("cross_channel", "paper")
+
+
+@dataclass(frozen=True)
+class ImpulseDescriptors:
+    """Scalar descriptors of an impulse response (SPEC section 1).
+
+    Attributes:
+        dc_gain: ``sum(g) / s^2``; 1.0 means flat regions keep their brightness.
+        cutoff: mean of ``cutoff_h`` and ``cutoff_v``; an ideal low-pass filter has ``1/s``.
+        cutoff_h: first frequency on the horizontal frequency axis where the magnitude response falls below
+            0.5 (Nyquist units of the HR grid; 1.0 if it never does).
+        cutoff_v: the same on the vertical frequency axis.
+        anisotropy: ``|cutoff_h - cutoff_v| / cutoff``.
+        sinc_similarity: cosine similarity of ``g`` with the ideal ``s^2 sinc((X-X0)/s) sinc((Y-Y0)/s)``.
+        negative_lobe: depth of the deepest negative value relative to the peak, ``-min(g) / max(g)``
+            (0 when ``g`` has no negative value). A separable sinc has about 0.217.
+        stopband_leakage: share of the spectral energy of ``g`` outside the LR passband; ideal 0.
+        shift_variance: relative L2 difference between the responses to impulses at LR pixels ``(c, c)`` and
+            ``(c + 1, c + 1)`` once the latter is shifted back by ``s`` HR pixels; None unless measured.
+        amplitude_nonlinearity: relative L2 difference between the responses measured with amplitudes
+            ``a`` and ``2a``; None unless measured.
+    """
+
+    dc_gain: float
+    cutoff: float
+    cutoff_h: float
+    cutoff_v: float
+    anisotropy: float
+    sinc_similarity: float
+    negative_lobe: float
+    stopband_leakage: float
+    shift_variance: float | None = None
+    amplitude_nonlinearity: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        """The measured descriptors as ``{name: float}`` (the optional ones only when they were measured)."""
+        out: dict[str, float] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.name] = float(value)
+        return out
+
+
+@dataclass
+class ImpulseResponse:
+    """An impulse response measured by :func:`impulse_response`.
+
+    Attributes:
+        kernel: ``(C_out, C_in, s*n, s*n)`` response ``K[o, i]`` of output channel ``o`` to an impulse in input
+            channel ``i`` (``(C_out, 1, s*n, s*n)`` in ``"paper"`` mode, where the impulse is in every input
+            channel at once). float32, or float64 for a float64 model; on the model's device.
+        scale: integer upsampling factor ``s``.
+        center: ``(Y0, X0)``, HR coordinates of the response centre, ``s*c + (s - 1)/2`` with ``c = n // 2``.
+        luminance: ``(s*n, s*n)`` luminance response ``g``: mean over output channels of the sum over input
+            channels of ``kernel``.
+        size: LR probe size ``n``.
+        amplitude: impulse amplitude ``a``.
+        background: constant background ``b``.
+        baseline: whether the response to the background was subtracted.
+        mode: ``"cross_channel"`` or ``"paper"``.
+        shift_variance: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
+        amplitude_nonlinearity: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
+    """
+
+    kernel: Tensor
+    scale: int
+    center: tuple[float, float]
+    luminance: Tensor
+    size: int
+    amplitude: float
+    background: float
+    baseline: bool
+    mode: ProbeMode
+    shift_variance: float | None = None
+    amplitude_nonlinearity: float | None = None
+
+    @property
+    def in_channels(self) -> int:
+        """Number of input channels of the kernel bank (1 in ``"paper"`` mode)."""
+        return int(self.kernel.shape[1])
+
+    @property
+    def out_channels(self) -> int:
+        """Number of output channels of the model."""
+        return int(self.kernel.shape[0])
+
+    def describe(self) -> ImpulseDescriptors:
+        """Descriptors of :attr:`luminance`, plus the optional ones measured by the probe."""
+        d = describe_luminance(self.luminance, self.scale, center=self.center)
+        return ImpulseDescriptors(
+            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _EXTRA},
+            shift_variance=self.shift_variance,
+            amplitude_nonlinearity=self.amplitude_nonlinearity,
+        )
+
+    def profiles(self, n_fft: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Magnitude profiles of :attr:`luminance`; see :func:`magnitude_profiles`."""
+        return magnitude_profiles(self.luminance, n_fft=n_fft)
+
+
+_EXTRA = ("shift_variance", "amplitude_nonlinearity")
+
+
+# --------------------------------------------------------------------------------------------- probe
+
+
+def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype | None]:
+    """Device and floating dtype of the model's first floating parameter (else buffer).
+
+    A model without floating tensors gives the device of its first tensor (else the CPU) and ``None``.
+    """
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        if t.is_floating_point():
+            return t.device, t.dtype
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        return t.device, None
+    return torch.device("cpu"), None
+
+
+def _model_devices(model: nn.Module) -> list[torch.device]:
+    seen: list[torch.device] = []
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        if t.device.type != "cpu" and t.device not in seen:
+            seen.append(t.device)
+    return seen
+
+
+@contextmanager
+def evaluation_context(model: nn.Module) -> Iterator[None]:
+    """Run the body with ``model`` in eval mode, without gradients and on a forked RNG.
+
+    Every submodule's own ``training`` flag is captured before and restored afterwards, also when the body
+    raises. The global CPU RNG and the RNGs of the model's accelerator devices are forked, so a model that
+    draws random numbers (dropout forced on, noise injection) cannot advance the caller's RNG.
+    """
+    flags = {m: m.training for m in model.modules()}
+    devices = _model_devices(model)
+    device_type = devices[0].type if devices else None
+    device_ids = [d.index if d.index is not None else 0 for d in devices if d.type == device_type]
+    try:
+        model.eval()
+        with torch.no_grad(), torch.random.fork_rng(devices=device_ids, device_type=device_type):
+            yield
+    finally:
+        for module, flag in flags.items():
+            module.training = flag
+
+
+def _infer_in_channels(model: nn.Module) -> int | None:
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.in_channels > 0:
+            return int(m.in_channels)
+        if isinstance(m, nn.Linear) and m.in_features > 0:
+            return int(m.in_features)
+    return None
+
+
+def _check_probe_args(
+    size: int,
+    amplitude: float,
+    background: float,
+    mode: str,
+    scale: int | None,
+    in_channels: int | None,
+) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+        raise ValueError(
+            f"Expected `size` to be an odd integer >= 3 (the impulse sits at the centre pixel), got {size!r}."
+        )
+    if isinstance(amplitude, bool) or not isinstance(amplitude, (int, float)) or not amplitude > 0:
+        raise ValueError(f"Expected `amplitude` to be a positive number, got {amplitude!r}.")
+    if not math.isfinite(amplitude):
+        raise ValueError(f"Expected `amplitude` to be finite, got {amplitude!r}.")
+    if (
+        isinstance(background, bool)
+        or not isinstance(background, (int, float))
+        or not math.isfinite(background)
+    ):
+        raise ValueError(f"Expected `background` to be a finite number, got {background!r}.")
+    if mode not in _MODES:
+        raise ValueError(f"Expected `mode` to be one of {_MODES}, got {mode!r}.")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise ValueError(f"Expected `scale` to be None or a positive integer, got {scale!r}.")
+    if in_channels is not None and (
+        isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1
+    ):
+        raise ValueError(f"Expected `in_channels` to be None or a positive integer, got {in_channels!r}.")
+
+
+def _suggest_size(size: int) -> int:
+    """The smallest ``16*k + 1 >= 2*size - 1`` with ``k >= 2``: odd, and one more than a multiple of 16."""
+    return 16 * max(2, -(-(2 * size - 2) // 16)) + 1
+
+
+def infer_scale(in_size: tuple[int, int], out_size: tuple[int, int], scale: int | None = None) -> int:
+    """Integer scale of a model mapping ``in_size`` to ``out_size`` (``(height, width)`` pairs).
+
+    Raises:
+        ValueError: when the ratio is not an integer, differs between the axes, or differs from ``scale``.
+    """
+    (h, w), (oh, ow) = in_size, out_size
+    if oh % h != 0 or ow % w != 0 or oh // h != ow // w or oh < h:
+        raise ValueError(
+            f"Expected the model to upsample by one integer factor on both axes, but it maps an LR image of"
+            f" {h} x {w} to {oh} x {ow} (ratios {oh / h:g} and {ow / w:g})."
+        )
+    inferred = oh // h
+    if scale is not None and scale != inferred:
+        raise ValueError(
+            f"`scale` is {scale}, but the model maps {h} x {w} to {oh} x {ow}, an upsampling by {inferred}."
+        )
+    return inferred
+
+
+def _relative_l2(a: Tensor, b: Tensor) -> float:
+    den = torch.linalg.vector_norm(b.double())
+    num = torch.linalg.vector_norm((a - b).double())
+    if den == 0:
+        return 0.0 if num == 0 else math.inf
+    return float(num / den)
+
+
+def impulse_response(
+    model: nn.Module,
+    *,
+    size: int = 33,
+    amplitude: float = 1.0,
+    background: float = 0.0,
+    baseline: bool = True,
+    mode: ProbeMode = "cross_channel",
+    scale: int | None = None,
+    in_channels: int | None = None,
+    extra: bool = False,
+    dtype: torch.dtype | None = None,
+) -> ImpulseResponse:
+    """Measure the impulse response of an SR model with a single forward pass.
+
+    .. math::
+        K = \\frac{N(b + a\\,\\delta_c) - N(b)}{a}
+
+    In ``"cross_channel"`` mode (default) the batch holds one impulse image per input channel and the
+    background image, and ``K[o, i]`` is the response of output channel ``o`` to an impulse in input channel
+    ``i``. In ``"paper"`` mode (Deng et al.) the impulse is in every channel of one image and ``K[o, 0]`` is
+    output channel ``o``'s response. With ``baseline=False`` nothing is subtracted: ``K = N(b + a*delta)/a``,
+    which for ``b=0, a=1`` is the paper's ``N(delta)``.
+
+    The model runs in eval mode under ``torch.no_grad()`` on a forked RNG, with its device and parameter
+    dtype; every submodule's train/eval flag is restored afterwards, also when the forward raises. Outputs are
+    cast to float32 (float64 kept) before the subtraction. The division uses the amplitude actually
+    representable in the model's dtype (``float16(b + a) - float16(b)``), not the requested one.
+
+    Args:
+        model: an SR network mapping ``(B, C_in, n, n)`` to ``(B, C_out, s*n, s*n)``.
+        size: odd LR probe size ``n >= 3``; the impulse sits at ``c = n // 2``. It should exceed the
+            receptive field of the network (in LR pixels) so that the response is not cut by the borders.
+        amplitude: impulse amplitude ``a > 0``. A small one (0.02) on mid-grey reads the local linear response
+            of a ReLU network; the paper uses 1 on black.
+        background: constant background ``b``.
+        baseline: subtract the response to the background image.
+        mode: ``"cross_channel"`` or ``"paper"``.
+        scale: expected upsampling factor; inferred from the output size when None.
+        in_channels: number of input channels; read from the model's first ``Conv2d``/``ConvTranspose2d``/
+            ``Linear`` when None.
+        extra: also measure ``shift_variance`` (impulses at LR pixels ``(c, c)`` and ``(c+1, c+1)``) and
+            ``amplitude_nonlinearity`` (amplitudes ``a`` and ``2a``); the batch grows by two images per
+            impulse, still in one forward pass.
+        dtype: floating dtype of the probe images; default the dtype of the model's parameters, or float32
+            for a model without floating parameters or buffers (pass ``torch.float64`` to probe such a model,
+            e.g. :class:`~hyra_lightning.models.BicubicUpsampler`, in double precision).
+
+    Returns:
+        An :class:`ImpulseResponse`; ``kernel`` has shape ``(C_out, C_in, s*n, s*n)`` (``(C_out, 1, s*n, s*n)``
+        in ``"paper"`` mode).
+
+    Raises:
+        ValueError: for invalid arguments, an output that is not ``(B, C, H, W)``, or a scale that is not one
+            integer on both axes.
+        RuntimeError: when the model cannot run on an ``n x n`` probe (the original error is chained).
+
+    Example:
+        >>> from hyra_lightning.models import BicubicUpsampler
+        >>> r = impulse_response(BicubicUpsampler(2), in_channels=3, size=9)
+        >>> r.kernel.shape, r.scale, r.center
+        (torch.Size([3, 3, 18, 18]), 2, (8.5, 8.5))
+        >>> round(r.describe().dc_gain, 6)
+        1.0
+    """
+    _check_probe_args(size, amplitude, background, mode, scale, in_channels)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}.")
+    channels = in_channels if in_channels is not None else _infer_in_channels(model)
+    if channels is None:
+        raise ValueError(
+            "`in_channels` could not be read from the model (it has no Conv2d, ConvTranspose2d or Linear"
+            " layer). Expected `in_channels` to be given, got None."
+        )
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(f"Expected `dtype` to be None or a floating torch.dtype, got {dtype!r}.")
+    device, model_dtype = _model_device_dtype(model)
+    dtype = dtype or model_dtype or torch.float32
+    n, c = size, size // 2
+    n_imp = channels if mode == "cross_channel" else 1
+    amps = [float(amplitude)] + ([2.0 * float(amplitude)] if extra else [])
+    positions = [(c, c)] + ([(c + 1, c + 1)] if extra else [])
+
+    # Batch layout: [impulses at (c, c) amplitude a | background | shifted impulses | impulses of 2a].
+    groups: list[tuple[tuple[int, int], float]] = [(positions[0], amps[0])]
+    if extra:
+        groups += [(positions[1], amps[0]), (positions[0], amps[1])]
+    x = torch.full((n_imp * len(groups) + 1, channels, n, n), float(background), device=device, dtype=dtype)
+    bg_repr = float(x[0, 0, 0, 0])
+    effective: list[float] = []
+    for g, ((py, px), amp) in enumerate(groups):
+        start = 0 if g == 0 else n_imp * g + 1
+        value = torch.tensor(background + amp, dtype=dtype)
+        effective.append(float(value) - bg_repr)
+        for k in range(n_imp):
+            if mode == "cross_channel":
+                x[start + k, k, py, px] = value
+            else:
+                x[start + k, :, py, px] = value
+
+    with evaluation_context(model):
+        try:
+            out = model(x)
+        except Exception as err:
+            raise RuntimeError(
+                f"The model could not run on a {n} x {n} probe (batch of {x.shape[0]} images with {channels}"
+                f" channels, dtype {dtype}). Networks that downsample internally need a larger probe: try"
+                f" `size={_suggest_size(n)}`; a network that needs its input size to be a multiple of some"
+                " number must pad internally, because the probe size is odd so that the impulse has a centre"
+                f" pixel. If the number of input channels is wrong, pass `in_channels`. Original error: {err}"
+            ) from err
+    if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[0] != x.shape[0]:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"Expected the model to return a ({x.shape[0]}, C, H, W) tensor, got {got}.")
+    s = infer_scale((n, n), (out.shape[-2], out.shape[-1]), scale)
+    out = to_fft_float(out.detach())
+    ref = out[n_imp : n_imp + 1] if baseline else torch.zeros_like(out[:1])
+
+    def response(group: int) -> Tensor:
+        start = 0 if group == 0 else n_imp * group + 1
+        k = (out[start : start + n_imp] - ref) / effective[group]
+        return k.transpose(0, 1).contiguous()  # (C_out, n_imp, sn, sn)
+
+    kernel = response(0)
+    shift_variance = amplitude_nonlinearity = None
+    if extra:
+        cut = s * n - s
+        shifted = response(1)[..., s:, s:]
+        shift_variance = _relative_l2(shifted, kernel[..., :cut, :cut])
+        amplitude_nonlinearity = _relative_l2(response(2), kernel)
+    x0 = s * c + (s - 1) / 2
+    return ImpulseResponse(
+        kernel=kernel,
+        scale=s,
+        center=(x0, x0),
+        luminance=kernel.sum(dim=1).mean(dim=0),
+        size=n,
+        amplitude=float(amplitude),
+        background=float(background),
+        baseline=bool(baseline),
+        mode=mode,
+        shift_variance=shift_variance,
+        amplitude_nonlinearity=amplitude_nonlinearity,
+    )
+
+
+# --------------------------------------------------------------------------------------- descriptors
+
+
+def _as_luminance(g: Tensor | ImpulseResponse) -> Tensor:
+    if isinstance(g, ImpulseResponse):
+        g = g.luminance
+    if not isinstance(g, Tensor) or g.ndim != 2 or g.shape[0] != g.shape[1]:
+        got = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
+        raise ValueError(f"Expected `g` to be a square (H, W) tensor, got {got}.")
+    if g.is_complex():
+        raise ValueError(f"Expected `g` to be real, got dtype {g.dtype}.")
+    return g.detach().to("cpu", torch.float64)
+
+
+def _default_n_fft(length: int) -> int:
+    n = max(2048, 8 * length)
+    return n + (n % 2)
+
+
+def magnitude_profiles(
+    g: Tensor | ImpulseResponse, *, n_fft: int | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Magnitude response of a luminance response along the horizontal and vertical frequency axes.
+
+    ``M_h(f) = |G(0, f)| / |G(0, 0)|`` and ``M_v(f) = |G(f, 0)| / |G(0, 0)|`` with ``G`` the DFT of ``g``. The
+    axis of a 2-D DFT is the 1-D DFT of the sums of ``g`` over the other axis; it is evaluated on ``n_fft``
+    points by zero-padding, which samples the same (discrete-time) Fourier transform more finely.
+
+    Args:
+        g: ``(H, H)`` luminance response, or an :class:`ImpulseResponse`.
+        n_fft: even FFT length (default ``max(2048, 8*H)``, which resolves the cutoff to 1/1024 of the
+            Nyquist frequency or better). Must be ``>= H``.
+
+    Returns:
+        ``(frequencies, M_h, M_v)``: float64 CPU tensors of length ``n_fft // 2 + 1``; frequencies run from
+        0 to 1 in Nyquist units of the HR grid. NaN where ``sum(g) == 0``.
+
+    Example:
+        >>> g = torch.zeros(8, 8); g[3:5, 3:5] = 1.0  # a 2 x 2 box filter
+        >>> f, mh, mv = magnitude_profiles(g, n_fft=8)
+        >>> f.tolist(), [round(v, 4) for v in mh.tolist()]
+        ([0.0, 0.25, 0.5, 0.75, 1.0], [1.0, 0.9239, 0.7071, 0.3827, 0.0])
+    """
+    g64 = _as_luminance(g)
+    length = g64.shape[-1]
+    n = _default_n_fft(length) if n_fft is None else n_fft
+    if isinstance(n, bool) or not isinstance(n, int) or n < length or n % 2:
+        raise ValueError(f"Expected `n_fft` to be an even integer >= {length}, got {n_fft!r}.")
+    dc = g64.sum().abs()
+    spec_h = torch.fft.rfft(g64.sum(dim=0), n=n).abs() / dc
+    spec_v = torch.fft.rfft(g64.sum(dim=1), n=n).abs() / dc
+    freqs = torch.fft.rfftfreq(n, dtype=torch.float64) * 2
+    return freqs, spec_h, spec_v
+
+
+def _first_crossing(freqs: Tensor, mag: Tensor, level: float = 0.5) -> float:
+    """First frequency where ``mag`` falls below ``level`` (linear interpolation); 1.0 if it never does."""
+    if torch.isnan(mag).any():
+        return math.nan
+    below = torch.nonzero(mag < level)
+    if below.numel() == 0:
+        return float(freqs[-1])
+    k = int(below[0])
+    if k == 0:
+        return 0.0
+    m0, m1 = float(mag[k - 1]), float(mag[k])
+    f0, f1 = float(freqs[k - 1]), float(freqs[k])
+    return f0 + (m0 - level) / (m0 - m1) * (f1 - f0)
+
+
+def describe_luminance(
+    g: Tensor,
+    scale: int,
+    *,
+    center: tuple[float, float] | None = None,
+    n_fft: int | None = None,
+) -> ImpulseDescriptors:
+    """Descriptors of a luminance impulse response ``g`` (SPEC section 1), as a pure function.
+
+    * ``dc_gain = sum(g) / s^2``.
+    * ``cutoff_h``, ``cutoff_v``: first frequency where the magnitude profile (:func:`magnitude_profiles`)
+      falls below 0.5, linearly interpolated between the bins of a zero-padded DFT; 1.0 when it never does.
+      ``cutoff`` is their mean, ``anisotropy = |cutoff_h - cutoff_v| / cutoff``.
+    * ``sinc_similarity``: cosine similarity with ``s^2 sinc((X - X0)/s) sinc((Y - Y0)/s)`` on the same grid.
+    * ``negative_lobe = max(-min(g), 0) / max(g)``.
+    * ``stopband_leakage``: energy of the ``H x H`` DFT of ``g`` outside ``|fx|, |fy| <= 1/s`` over its total
+      energy. On this grid the LR passband holds exactly ``(H/s)^2`` bins, one per LR pixel of the probe.
+
+    All computations run in float64 on the CPU. Descriptors that are undefined return NaN (a cutoff when
+    ``sum(g) == 0``, similarity and leakage when ``g == 0``, negative lobe when ``max(g) <= 0``).
+
+    Args:
+        g: ``(s*n, s*n)`` luminance response.
+        scale: integer upsampling factor ``s``; ``s*n`` must be a multiple of it.
+        center: ``(Y0, X0)`` of the ideal sinc; default ``s*(n//2) + (s - 1)/2`` on both axes.
+        n_fft: FFT length of the cutoff measurement (see :func:`magnitude_profiles`).
+
+    Returns:
+        :class:`ImpulseDescriptors` with the optional descriptors set to None.
+
+    Example:
+        >>> from hyra_lightning.models import SincUpsampler
+        >>> r = impulse_response(SincUpsampler(2), in_channels=1)
+        >>> d = describe_luminance(r.luminance, 2)
+        >>> round(d.dc_gain, 4), round(d.cutoff, 2), d.sinc_similarity > 0.99
+        (1.0, 0.5, True)
+    """
+    g64 = _as_luminance(g)
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    length = g64.shape[-1]
+    if length % scale:
+        raise ValueError(f"Expected the size of `g` to be a multiple of `scale` ({scale}), got {length}.")
+    s = scale
+    if center is None:
+        x0 = s * ((length // s) // 2) + (s - 1) / 2
+        center = (x0, x0)
+
+    dc_gain = float(g64.sum()) / s**2
+
+    freqs, m_h, m_v = magnitude_profiles(g64, n_fft=n_fft)
+    cutoff_h = _first_crossing(freqs, m_h)
+    cutoff_v = _first_crossing(freqs, m_v)
+    cutoff = (cutoff_h + cutoff_v) / 2
+    anisotropy = abs(cutoff_h - cutoff_v) / cutoff if cutoff > 0 else math.nan
+
+    coords = torch.arange(length, dtype=torch.float64)
+    ideal = torch.sinc((coords - center[0]) / s)[:, None] * torch.sinc((coords - center[1]) / s)[None, :]
+    ideal = ideal * s**2
+    norm = torch.linalg.vector_norm(g64) * torch.linalg.vector_norm(ideal)
+    sinc_similarity = float((g64 * ideal).sum() / norm) if norm > 0 else math.nan
+
+    peak = float(g64.max())
+    negative_lobe = max(-float(g64.min()), 0.0) / peak if peak > 0 else math.nan
+
+    power = torch.fft.fft2(g64).abs() ** 2
+    total = float(power.sum())
+    inside = passband_mask(length, length, 1.0 / s)
+    stopband_leakage = float(power[~inside].sum()) / total if total > 0 else math.nan
+
+    return ImpulseDescriptors(
+        dc_gain=dc_gain,
+        cutoff=cutoff,
+        cutoff_h=cutoff_h,
+        cutoff_v=cutoff_v,
+        anisotropy=anisotropy,
+        sinc_similarity=sinc_similarity,
+        negative_lobe=negative_lobe,
+        stopband_leakage=stopband_leakage,
+    )

@@ -1,0 +1,379 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hyra_lightning.analysis import (
+    ImpulseDescriptors,
+    ImpulseResponse,
+    describe_luminance,
+    impulse_response,
+    magnitude_profiles,
+)
+from hyra_lightning.models import BicubicUpsampler
+from tests.analysis._models import ConvShuffle, MixedModes, ReLUNet, bicubic_closed_form
+
+
+class Interpolate(nn.Module):
+    def __init__(self, scale_factor: float | tuple[float, float]) -> None:
+        super().__init__()
+        self.scale_factor = scale_factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=self.scale_factor, mode="nearest")
+
+
+class PadToMultiple(nn.Module):
+    """Runs only on multiples of 8, but pads internally and crops back (like SwinIR)."""
+
+    def __init__(self, scale: int = 2) -> None:
+        super().__init__()
+        self.body = ConvShuffle(3, 3, scale)
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % 8, 0, -h % 8), mode="reflect")
+        assert x.shape[-1] % 8 == 0 and x.shape[-2] % 8 == 0
+        return self.body(x)[..., : self.scale * h, : self.scale * w]
+
+
+class NeedsMultipleOf8(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = ConvShuffle(3, 3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 8:
+            raise ValueError("input size must be a multiple of 8")
+        return self.body(x)
+
+
+class Subsample(nn.Module):
+    """Keeps every other LR pixel, then upsamples by 4: x2 overall and not shift-invariant."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 1, bias=False)
+        nn.init.ones_(self.conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.conv(x)[..., ::2, ::2], scale_factor=4, mode="nearest")[..., :-2, :-2]
+
+
+# ------------------------------------------------------------------------------------ ground truth
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_kernel_equals_closed_form(scale):
+    r = impulse_response(BicubicUpsampler(scale), in_channels=2, size=9, dtype=torch.float64)
+    assert r.kernel.dtype == torch.float64
+    assert r.kernel.shape == (2, 2, 9 * scale, 9 * scale)
+    expected = bicubic_closed_form(scale, 9)
+    torch.testing.assert_close(r.kernel[0, 0], expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(r.kernel[1, 1], expected, atol=1e-6, rtol=0)
+    assert r.kernel[0, 1].abs().max() == 0 and r.kernel[1, 0].abs().max() == 0
+    torch.testing.assert_close(r.luminance, expected, atol=1e-6, rtol=0)
+    assert r.center == (scale * 4 + (scale - 1) / 2,) * 2
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_descriptors(scale):
+    d = impulse_response(BicubicUpsampler(scale), in_channels=1, dtype=torch.float64).describe()
+    assert d.dc_gain == pytest.approx(1.0, abs=1e-9)
+    assert abs(d.cutoff - 1 / scale) < 0.03 / scale
+    assert d.cutoff_h == pytest.approx(d.cutoff_v, abs=1e-12)
+    assert d.anisotropy == pytest.approx(0.0, abs=1e-9)
+    assert 0.05 < d.negative_lobe < 0.2  # the cubic kernel has shallow negative lobes
+    assert d.stopband_leakage > 0.03  # and it is a poor low-pass filter compared to a sinc
+
+
+def test_response_is_centred_and_symmetric():
+    r = impulse_response(BicubicUpsampler(2), in_channels=1, size=11, dtype=torch.float64)
+    g = r.luminance
+    torch.testing.assert_close(g, g.flip(0))
+    torch.testing.assert_close(g, g.flip(1))
+    # peak pixels straddle the half-pixel centre
+    assert r.center == (10.5, 10.5)
+    assert g[10, 10] == g.max() and g[11, 11] == g.max()
+
+
+def test_paper_mode_without_baseline_equals_model_output():
+    model = ConvShuffle(3, 3, 2, bias=True)
+    r = impulse_response(model, mode="paper", baseline=False, size=9)
+    assert r.kernel.shape == (3, 1, 18, 18)
+    delta = torch.zeros(1, 3, 9, 9)
+    delta[..., 4, 4] = 1.0
+    with torch.no_grad():
+        expected = model(delta)[0]
+    torch.testing.assert_close(r.kernel[:, 0], expected)
+    assert r.mode == "paper" and r.baseline is False
+
+
+def test_paper_mode_equals_sum_over_input_channels_for_a_linear_model():
+    model = ConvShuffle(3, 2, 3, bias=True)
+    cross = impulse_response(model, size=7)
+    paper = impulse_response(model, size=7, mode="paper")
+    torch.testing.assert_close(paper.kernel[:, 0], cross.kernel.sum(1), atol=1e-6, rtol=0)
+    torch.testing.assert_close(paper.luminance, cross.luminance, atol=1e-6, rtol=0)
+
+
+def test_baseline_removes_biases():
+    model = ConvShuffle(3, 3, 2, bias=True)
+    nn.init.constant_(model.conv.bias, 0.7)
+    bias_free = ConvShuffle(3, 3, 2, bias=False)
+    bias_free.conv.weight.data.copy_(model.conv.weight.data)
+    r = impulse_response(model, size=9, background=0.3, amplitude=0.5)
+    r0 = impulse_response(bias_free, size=9)
+    torch.testing.assert_close(r.kernel, r0.kernel, atol=1e-5, rtol=0)
+    raw = impulse_response(model, size=9, baseline=False)
+    assert (raw.kernel - r0.kernel).abs().max() > 0.5
+
+
+def test_probe_options_are_recorded():
+    r = impulse_response(ReLUNet(), size=7, amplitude=0.02, background=0.5, mode="paper", baseline=True)
+    assert (r.size, r.amplitude, r.background, r.baseline, r.mode) == (7, 0.02, 0.5, True, "paper")
+    assert r.scale == 2 and r.in_channels == 1 and r.out_channels == 3
+    assert isinstance(r, ImpulseResponse)
+
+
+def test_in_channels_is_read_from_the_first_conv():
+    r = impulse_response(ConvShuffle(4, 2, 2), size=5)
+    assert r.kernel.shape == (2, 4, 10, 10)
+    r = impulse_response(ConvShuffle(4, 2, 2), size=5, in_channels=4, scale=2)
+    assert r.kernel.shape == (2, 4, 10, 10)
+
+
+def test_model_that_pads_internally():
+    r = impulse_response(PadToMultiple(2), size=9)
+    assert r.kernel.shape == (3, 3, 18, 18)
+    assert torch.isfinite(r.kernel).all()
+
+
+def test_optional_descriptors():
+    d = impulse_response(BicubicUpsampler(3), in_channels=1, size=9, extra=True).describe()
+    assert d.shift_variance == pytest.approx(0.0, abs=1e-6)
+    assert d.amplitude_nonlinearity == pytest.approx(0.0, abs=1e-6)
+    assert set(d.as_dict()) >= {"shift_variance", "amplitude_nonlinearity"}
+
+    d = impulse_response(Subsample(), size=9, extra=True).describe()
+    assert d.shift_variance > 0.5
+
+    torch.manual_seed(1)
+    model = ReLUNet()
+    base = impulse_response(model, size=9)
+    r = impulse_response(model, size=9, extra=True)
+    torch.testing.assert_close(r.kernel, base.kernel, atol=1e-6, rtol=0)
+    assert r.amplitude_nonlinearity > 1e-3
+    assert r.shift_variance < 1e-5  # convolutions and pixel shuffle are shift-invariant by s
+
+    plain = impulse_response(model, size=9).describe()
+    assert plain.shift_variance is None and plain.amplitude_nonlinearity is None
+    assert set(plain.as_dict()) == {
+        "dc_gain",
+        "cutoff",
+        "cutoff_h",
+        "cutoff_v",
+        "anisotropy",
+        "sinc_similarity",
+        "negative_lobe",
+        "stopband_leakage",
+    }
+    assert all(isinstance(v, float) for v in plain.as_dict().values())
+
+
+# ------------------------------------------------------------------------------------ side effects
+
+
+def _flags(model):
+    return {name: m.training for name, m in model.named_modules()}
+
+
+def test_train_eval_flags_are_restored():
+    model = MixedModes()
+    model.train()
+    model.drop.eval()
+    model.tail.eval()
+    before = _flags(model)
+    impulse_response(model, size=7)
+    assert _flags(model) == before
+    model.eval()
+    model.bn.train()
+    before = _flags(model)
+    impulse_response(model, size=7)
+    assert _flags(model) == before
+
+
+def test_flags_are_restored_when_the_forward_raises():
+    model = MixedModes(raise_in_forward=True)
+    model.train()
+    model.drop.eval()
+    before = _flags(model)
+    with pytest.raises(RuntimeError, match=r"could not run on a 9 x 9 probe.*size=33") as info:
+        impulse_response(model, size=9)
+    assert isinstance(info.value.__cause__, RuntimeError) and "boom" in str(info.value.__cause__)
+    assert _flags(model) == before
+
+
+def test_model_failing_at_the_probe_size_suggests_a_size():
+    with pytest.raises(RuntimeError, match=r"33 x 33 probe.*size=65"):
+        impulse_response(NeedsMultipleOf8())
+
+
+def test_rng_parameters_buffers_and_grads_are_untouched():
+    model = MixedModes(force_dropout=True)
+    model.train()
+    model.conv.weight.grad = torch.ones_like(model.conv.weight)
+    params = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    r1 = impulse_response(model, size=7)
+    assert torch.equal(torch.get_rng_state(), rng)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, params[k]), k
+    assert torch.equal(model.conv.weight.grad, torch.ones_like(model.conv.weight))
+    assert model.tail.weight.grad is None
+    assert not r1.kernel.requires_grad
+    # the forked RNG starts from the same state every time, so even forced dropout is reproducible
+    torch.testing.assert_close(impulse_response(model, size=7).kernel, r1.kernel)
+
+
+def test_float16_model_on_cpu():
+    torch.manual_seed(3)
+    model = ConvShuffle(3, 3, 2, bias=True)
+    ref = impulse_response(model, size=9, amplitude=0.5, background=0.25)
+    r = impulse_response(model.half(), size=9, amplitude=0.5, background=0.25)
+    assert model.conv.weight.dtype == torch.float16
+    assert r.kernel.dtype == torch.float32 and r.luminance.dtype == torch.float32
+    peak = ref.kernel.abs().max()
+    assert (r.kernel - ref.kernel).abs().max() < 5e-3 * peak
+    d = r.describe()
+    assert math.isfinite(d.cutoff) and math.isfinite(d.dc_gain)
+
+
+def test_float64_model_gives_float64_kernel():
+    r = impulse_response(ConvShuffle(3, 3, 2).double(), size=5)
+    assert r.kernel.dtype == torch.float64
+
+
+# ------------------------------------------------------------------------------------ bad arguments
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"size": 32}, "`size`"),
+        ({"size": 1}, "`size`"),
+        ({"size": 9.0}, "`size`"),
+        ({"amplitude": 0.0}, "`amplitude`"),
+        ({"amplitude": -1.0}, "`amplitude`"),
+        ({"amplitude": math.nan}, "`amplitude`"),
+        ({"amplitude": math.inf}, "`amplitude`"),
+        ({"background": math.nan}, "`background`"),
+        ({"mode": "rgb"}, "`mode`"),
+        ({"scale": 0}, "`scale`"),
+        ({"scale": 3}, "`scale` is 3"),
+        ({"in_channels": 0}, "`in_channels`"),
+        ({"dtype": torch.int64}, "`dtype`"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        impulse_response(ConvShuffle(3, 3, 2), **{"size": 5, **kwargs})
+
+
+def test_in_channels_cannot_be_inferred():
+    with pytest.raises(ValueError, match="`in_channels`"):
+        impulse_response(BicubicUpsampler(2))
+
+
+@pytest.mark.parametrize("factor", [1.5, (2.0, 3.0)])
+def test_non_integer_or_anisotropic_scale(factor):
+    with pytest.raises(ValueError, match="one integer factor"):
+        impulse_response(Interpolate(factor), in_channels=1, size=5)
+
+
+def test_not_a_module():
+    with pytest.raises(TypeError, match="`model`"):
+        impulse_response(lambda x: x, in_channels=1)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------ descriptors
+
+
+def _ideal_sinc(scale: int, size: int, stretch_x: float = 1.0) -> torch.Tensor:
+    """Unit-DC ideal low-pass response (cutoff 1/s; 1/(s*stretch_x) along x)."""
+    x0 = scale * (size // 2) + (scale - 1) / 2
+    t = (torch.arange(scale * size, dtype=torch.float64) - x0) / scale
+    return torch.sinc(t)[:, None] * torch.sinc(t / stretch_x)[None, :] / stretch_x
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_describe_ideal_sinc(scale):
+    g = _ideal_sinc(scale, 33)
+    d = describe_luminance(g, scale)
+    assert isinstance(d, ImpulseDescriptors)
+    assert d.sinc_similarity == pytest.approx(1.0, abs=1e-12)
+    # -min/max of the continuous sinc is 0.217; the sampled one depends on where the samples fall
+    assert d.negative_lobe == pytest.approx(float(-g.min() / g.max()))
+    assert 0.2 < d.negative_lobe < 0.225
+    assert abs(d.cutoff - 1 / scale) < 0.02 / scale
+    assert d.stopband_leakage < 2e-3
+    assert d.dc_gain == pytest.approx(1.0, abs=0.02)
+
+
+def test_describe_anisotropic_and_scaled_response():
+    d = describe_luminance(_ideal_sinc(2, 33, stretch_x=1.5), 2)
+    assert d.cutoff_h == pytest.approx(1 / 3, abs=0.01)
+    assert d.cutoff_v == pytest.approx(1 / 2, abs=0.01)
+    assert d.anisotropy == pytest.approx(abs(d.cutoff_h - d.cutoff_v) / d.cutoff)
+    assert d.anisotropy == pytest.approx(0.4, abs=0.03)
+    g = _ideal_sinc(2, 17)
+    d2 = describe_luminance(3 * g, 2)
+    d1 = describe_luminance(g, 2)
+    assert d2.dc_gain == pytest.approx(3 * d1.dc_gain)
+    for name in ("cutoff", "sinc_similarity", "negative_lobe", "stopband_leakage"):
+        assert getattr(d2, name) == pytest.approx(getattr(d1, name))
+
+
+def test_describe_positive_and_zero_responses():
+    g = torch.zeros(12, 12)
+    g[5:7, 5:7] = 1.0
+    d = describe_luminance(g, 2)
+    assert d.negative_lobe == 0.0
+    assert d.dc_gain == pytest.approx(1.0)
+    d = describe_luminance(torch.zeros(12, 12), 2)
+    assert d.dc_gain == 0.0
+    assert math.isnan(d.cutoff) and math.isnan(d.sinc_similarity) and math.isnan(d.negative_lobe)
+
+
+def test_describe_bad_arguments():
+    with pytest.raises(ValueError, match="`g`"):
+        describe_luminance(torch.zeros(4, 6), 2)
+    with pytest.raises(ValueError, match="multiple of `scale`"):
+        describe_luminance(torch.zeros(9, 9), 2)
+    with pytest.raises(ValueError, match="`scale`"):
+        describe_luminance(torch.zeros(8, 8), 0)
+
+
+def test_magnitude_profiles():
+    r = impulse_response(BicubicUpsampler(4), in_channels=1, size=9, dtype=torch.float64)
+    f, mh, mv = magnitude_profiles(r)
+    f2, mh2, _ = r.profiles()
+    assert torch.equal(f, f2) and torch.equal(mh, mh2)
+    assert f[0] == 0 and f[-1] == 1 and f.shape == mh.shape == mv.shape
+    assert mh[0] == pytest.approx(1.0) and mv[0] == pytest.approx(1.0)
+    torch.testing.assert_close(mh, mv)
+    # the profile is the DTFT of the separable 1-D kernel
+    w = bicubic_closed_form(4, 9)[18]
+    t = torch.arange(36, dtype=torch.float64)
+    for k in (10, 100, 500):
+        expected = (w * torch.exp(-1j * torch.pi * f[k] * t)).sum().abs() / w.sum()
+        assert mh[k] == pytest.approx(float(expected), abs=1e-10)
+    f3, _, _ = magnitude_profiles(r.luminance, n_fft=64)
+    assert f3.shape == (33,)
+    with pytest.raises(ValueError, match="`n_fft`"):
+        magnitude_profiles(r.luminance, n_fft=35)
+    with pytest.raises(ValueError, match="`n_fft`"):
+        magnitude_profiles(r.luminance, n_fft=16)
