@@ -1,0 +1,130 @@
+import pytest
+import torch
+
+from hyra_lightning.analysis import crop_center, enlarge, log_magnitude_spectrum, make_panel, signed_colormap
+from hyra_lightning.analysis.display import NEGATIVE_RGB, POSITIVE_RGB
+from hyra_lightning.data import load_photo
+
+
+def _is_image(img: torch.Tensor) -> bool:
+    return (
+        img.ndim == 3
+        and img.shape[0] == 3
+        and img.dtype == torch.float32
+        and 0 <= img.min() <= img.max() <= 1
+    )
+
+
+def test_log_magnitude_spectrum_of_a_cosine():
+    x = torch.arange(16.0).expand(16, 16)
+    img = torch.cos(2 * torch.pi * 3 * x / 16)  # +-3 cycles along x
+    spec = log_magnitude_spectrum(img)
+    assert _is_image(spec) and spec.shape == (3, 16, 16)
+    lit = (spec[0] > 0.5).nonzero().tolist()
+    assert lit == [[8, 5], [8, 11]]  # centred: zero frequency at (8, 8)
+    assert torch.equal(spec[0], spec[1]) and torch.equal(spec[1], spec[2])
+
+
+def test_log_magnitude_spectrum_normalisation():
+    photo = load_photo("astronaut")[:, :64, :64]
+    spec = log_magnitude_spectrum(photo, floor_db=-40.0)
+    assert _is_image(spec)
+    assert spec[0, 32, 32] == 1.0  # DC is the peak
+    # a fixed reference: doubling the image adds 20 log10(2) dB, i.e. 6.02/40 of the display range
+    s1 = log_magnitude_spectrum(photo, floor_db=-80.0, reference=1e4)
+    s2 = log_magnitude_spectrum(2 * photo, floor_db=-80.0, reference=1e4)
+    inside = (s1 > 0.05) & (s2 < 0.95)
+    torch.testing.assert_close(
+        s2[inside] - s1[inside], torch.full_like(s1[inside], 6.0206 / 80), atol=1e-4, rtol=0
+    )
+    grey = log_magnitude_spectrum(photo.mean(0))
+    assert grey.shape == (3, 64, 64)
+    assert torch.equal(log_magnitude_spectrum(torch.zeros(5, 7)), torch.zeros(3, 5, 7))
+    assert _is_image(log_magnitude_spectrum(photo.half()))
+
+
+def test_log_magnitude_spectrum_errors():
+    with pytest.raises(ValueError, match="`x`"):
+        log_magnitude_spectrum(torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="`floor_db`"):
+        log_magnitude_spectrum(torch.zeros(4, 4), floor_db=10.0)
+    with pytest.raises(ValueError, match="`reference`"):
+        log_magnitude_spectrum(torch.zeros(4, 4), reference=0.0)
+
+
+def test_signed_colormap():
+    x = torch.tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+    img = signed_colormap(x)
+    assert _is_image(img) and img.shape == (3, 1, 5)
+    torch.testing.assert_close(img[:, 0, 0], torch.tensor(NEGATIVE_RGB))
+    torch.testing.assert_close(img[:, 0, 4], torch.tensor(POSITIVE_RGB))
+    torch.testing.assert_close(img[:, 0, 2], torch.ones(3))
+    assert img[2, 0, 1] > img[0, 0, 1]  # negative: blue dominates
+    assert img[0, 0, 3] > img[2, 0, 3]  # positive: red dominates
+    # symmetric range [-2, 2]: +-1 sit halfway between white and the end colours
+    torch.testing.assert_close(img[:, 0, 1], (1 + torch.tensor(NEGATIVE_RGB)) / 2)
+    torch.testing.assert_close(img[:, 0, 3], (1 + torch.tensor(POSITIVE_RGB)) / 2)
+    sat = signed_colormap(x, vmax=1.0)
+    torch.testing.assert_close(sat[:, 0, 1], torch.tensor(NEGATIVE_RGB))
+    torch.testing.assert_close(sat[:, 0, 0], sat[:, 0, 1])  # saturates beyond vmax
+    assert torch.equal(signed_colormap(torch.zeros(1, 3, 3)), torch.ones(3, 3, 3))
+    assert _is_image(signed_colormap(torch.randn(8, 8, dtype=torch.float64)))
+
+
+def test_signed_colormap_errors():
+    with pytest.raises(ValueError, match="1 channels"):
+        signed_colormap(torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match="`vmax`"):
+        signed_colormap(torch.zeros(4, 4), vmax=-1.0)
+
+
+def test_make_panel_layout():
+    a = torch.zeros(3, 4, 6)
+    b = torch.full((3, 2, 3), 0.5)
+    c = torch.full((1, 5, 5), 0.25)
+    panel = make_panel([[a, b], [c]], gap=1, pad_value=0.75)
+    assert panel.shape == (3, 1 + 4 + 1 + 5 + 1, 1 + 6 + 1 + 3 + 1)
+    assert _is_image(panel)
+    assert torch.equal(panel[:, 1:5, 1:7], a)
+    assert torch.equal(panel[:, 2:4, 8:11], b)  # centred vertically in its row
+    assert torch.equal(panel[:, 6:11, 1:6], c.expand(3, 5, 5))
+    assert panel[0, 0, 0] == 0.75 and panel[0, 1, 7] == 0.75 and panel[0, 6, 8] == 0.75
+    assert make_panel([[a]], gap=0).shape == (3, 4, 6)
+
+
+def test_make_panel_errors():
+    with pytest.raises(ValueError, match="`rows`"):
+        make_panel([])
+    with pytest.raises(ValueError, match="`rows`"):
+        make_panel([[]])
+    with pytest.raises(ValueError, match="channels"):
+        make_panel([[torch.zeros(2, 4, 4)]])
+    with pytest.raises(ValueError, match="`gap`"):
+        make_panel([[torch.zeros(3, 4, 4)]], gap=-1)
+
+
+def test_enlarge():
+    img = torch.arange(6.0).reshape(1, 2, 3)
+    big = enlarge(img, 3)
+    assert big.shape == (1, 6, 9)
+    assert torch.equal(big[:, ::3, ::3], img)
+    assert torch.equal(big[0, 3:6, 6:9], torch.full((3, 3), 5.0))
+    assert enlarge(img, 1) is img
+    with pytest.raises(ValueError, match="`factor`"):
+        enlarge(img, 0)
+    with pytest.raises(ValueError, match="`img`"):
+        enlarge(torch.zeros(3), 2)
+
+
+def test_crop_center():
+    img = torch.arange(100).reshape(1, 10, 10)
+    crop = crop_center(img, (4.0, 5.0), 2)
+    assert crop.shape == (1, 5, 5) and crop[0, 2, 2] == 45
+    half = crop_center(img, (4.5, 4.5), 2)
+    assert half.shape == (1, 4, 4)
+    assert torch.equal(half[0, 0], torch.tensor([33, 34, 35, 36]))
+    assert crop_center(img, (0.0, 9.0), 3).shape == (1, 4, 4)  # clipped at the border
+    with pytest.raises(ValueError, match="`radius`"):
+        crop_center(img, (4.0, 4.0), -1)
+    with pytest.raises(ValueError, match="outside"):
+        crop_center(img, (40.0, 4.0), 2)
