@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from hyra_lightning.data import SRDataModule, bicubic_downsample, load_photo
 from hyra_lightning.data.datamodule import EpochSampler
@@ -94,13 +95,15 @@ def test_validation_crops_identical_across_instances() -> None:
 
 def test_training_patches_reproducible_and_vary_per_epoch() -> None:
     def epoch(seed: int, e: int, workers: int = 0) -> dict[str, torch.Tensor]:
-        dm = SRDataModule(
-            scale=2, patch_size=16, batch_size=8, train_samples_per_epoch=8, seed=seed, num_workers=workers
-        )
+        dm = SRDataModule(scale=2, patch_size=16, batch_size=2, train_samples_per_epoch=8, seed=seed)
         dm.setup("fit")
         loader = dm.train_dataloader()
+        if workers:  # the same sampler and dataset, read by worker processes (not persistent: quick teardown)
+            loader = DataLoader(dm.train_dataset, batch_size=2, sampler=loader.sampler, num_workers=workers)
         loader.sampler.set_epoch(e)
-        return next(iter(loader))
+        batches = list(loader)
+        assert len(batches) == 4
+        return {key: torch.cat([b[key] for b in batches]) for key in ("lr", "hr")}
 
     first = epoch(0, 0)
     again = epoch(0, 0)
