@@ -238,7 +238,7 @@ def hyra_decompose(
         )
     if response is not None and not isinstance(response, ImpulseResponse):
         raise TypeError(f"Expected `response` to be an ImpulseResponse, got {type(response).__name__}.")
-    lr4 = lr.unsqueeze(0) if lr.ndim == 3 else lr
+    lr4 = (lr.unsqueeze(0) if lr.ndim == 3 else lr).detach()
     # A model without floating parameters (e.g. a reference upsampler) runs in the dtype of `lr`.
     device, model_dtype = _model_device_dtype(model)
     dtype = model_dtype or lr4.dtype
@@ -259,7 +259,7 @@ def hyra_decompose(
         if not isinstance(hr, Tensor) or hr.ndim not in (3, 4):
             got = tuple(hr.shape) if isinstance(hr, Tensor) else type(hr).__name__
             raise ValueError(f"Expected `hr` to be a (C, H, W) or (N, C, H, W) tensor, got {got}.")
-        hr = hr.unsqueeze(0) if hr.ndim == 3 else hr
+        hr = (hr.unsqueeze(0) if hr.ndim == 3 else hr).detach()
         expected = (n, response.out_channels, s * h, s * w)
         if tuple(hr.shape) != expected:
             raise ValueError(

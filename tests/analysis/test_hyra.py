@@ -188,8 +188,9 @@ def test_mode_restore_and_float16():
     model = MixedModes()
     model.train()
     model.drop.eval()
-    res = hyra_decompose(model, torch.rand(1, 3, 8, 8), size=7)
+    res = hyra_decompose(model, torch.rand(1, 3, 8, 8, requires_grad=True), size=7)
     assert model.training and model.bn.training and not model.drop.training
+    assert not any(t.requires_grad for t in (res.sr, res.linear, res.nonlinear, res.baseline))
     torch.testing.assert_close(res.baseline + res.linear + res.nonlinear, res.sr)
     half = ConvShuffle(3, 3, 2).half()
     res = hyra_decompose(half, torch.rand(1, 3, 8, 8), size=7)
