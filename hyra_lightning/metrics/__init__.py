@@ -1,0 +1,5 @@
+"""torchmetrics metrics: FSDS with its dataset frequency-similarity curve."""
+
+from hyra_lightning.metrics.fsds import FSDS, FrequencySpectrumDistributionSimilarity, band_tag
+
+__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag"]

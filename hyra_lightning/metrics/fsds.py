@@ -1,0 +1,297 @@
+"""The FSDS torchmetrics metric: dataset score, dataset frequency-similarity curve, plot and TensorBoard."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Literal
+
+import torch
+from lightning_utilities.core.rank_zero import rank_zero_only
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
+from torchmetrics.utilities.plot import _AX_TYPE, _PLOT_OUT_TYPE
+
+from hyra_lightning.functional.frequency_similarity import (
+    MAX_RADIAL_FREQUENCY,
+    _check_args,
+    _fsds_check_inputs,
+    _fsds_score,
+    _fsds_update,
+    frequency_bands,
+)
+
+__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag"]
+
+if not _MATPLOTLIB_AVAILABLE:  # pragma: no cover - matplotlib is a dependency
+    __doctest_skip__ = ["FrequencySpectrumDistributionSimilarity.plot"]
+
+
+def band_tag(index: int) -> str:
+    """Name of band ``index`` in logged tags: ``band_<kk>``, ``kk`` zero-padded to two digits.
+
+    Example:
+        >>> band_tag(3)
+        'band_03'
+    """
+    return f"band_{index:02d}"
+
+
+def _global_rank() -> int:
+    """Global rank of this process: from torch.distributed when initialised, else Lightning's, else 0."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    rank = getattr(rank_zero_only, "rank", None)
+    if rank is not None:
+        return int(rank)
+    for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "JSM_NAMESPACE_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
+class FrequencySpectrumDistributionSimilarity(Metric):
+    r"""Frequency spectrum distribution similarity (FSDS, Deng et al., ICML 2024) over a dataset, in dB.
+
+    Per image pair (see :func:`~hyra_lightning.functional.frequency_spectrum_distribution_similarity`):
+
+    .. math::
+        \mathrm{FSDS}(p, t) = -10 \log_{10} \frac{\sum |D(p) - D(t)|^2}{\sum |D(r)|^2}
+
+    with :math:`D` the integrated spectrum of the normalised image and :math:`r` the ``reference``. The
+    dataset score is the mean of the per-image scores; the dataset curve
+    (:meth:`compute_curve`) is the per-band mean of the per-image curves
+    (:func:`~hyra_lightning.functional.frequency_similarity_curve`).
+
+    As input to ``forward`` and ``update`` the metric accepts
+
+    - ``preds`` (:class:`~torch.Tensor`): SR images ``(N, C, H, W)`` or ``(C, H, W)``; image sizes may change
+      from one call to the next;
+    - ``target`` (:class:`~torch.Tensor`): HR images of the same shape.
+
+    As output of ``forward`` and ``compute`` the metric returns the scalar mean FSDS (of the batch, of
+    everything seen).
+
+    The states are sums reduced with ``"sum"`` (sum of per-image scores, number of scored images, number of
+    excluded images, per-band sums and counts), so a DDP sync moves ``2 * num_bands + 3`` numbers.
+
+    Special values:
+
+    - an image pair with a constant or non-finite image scores NaN (one warning per ``update``); it is
+      *excluded* from the dataset mean and curve and counted in the ``num_excluded`` state, so one bad image
+      cannot poison a validation run. When nothing was scored, ``compute`` returns NaN.
+    - identical images score ``+inf``; the dataset mean is then ``+inf``, which is the honest answer.
+    - a band with no coefficient in any image seen (small images, many bands) is NaN in the curve.
+
+    Args:
+        num_bands: number of radial frequency bands of the curve (equal bands over ``[0, sqrt(2)]`` Nyquist
+            units, see :func:`~hyra_lightning.functional.frequency_bands`).
+        reference: ``"target"`` (default; the paper's equation) or ``"preds"`` (the convention of the
+            paper's Table 1), the image whose integrated spectrum is the denominator.
+        kwargs: additional keyword arguments of :class:`~torchmetrics.Metric`.
+
+    Raises:
+        ValueError: if ``num_bands`` is not a positive integer or ``reference`` is unknown.
+
+    Example:
+        >>> import torch
+        >>> from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+        >>> target = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+        >>> preds = target + 0.1 * torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        >>> metric = FrequencySpectrumDistributionSimilarity(num_bands=4)
+        >>> metric.update(preds[:2], target[:2])
+        >>> metric.update(preds[2:], target[2:])
+        >>> metric.compute().round(decimals=2)
+        tensor(19.0700)
+        >>> freqs, values = metric.compute_curve()
+        >>> freqs
+        tensor([0.1768, 0.5303, 0.8839, 1.2374])
+    """
+
+    is_differentiable: bool = True
+    higher_is_better: bool = True
+    full_state_update: bool = False
+    plot_lower_bound: float | None = None
+    plot_upper_bound: float | None = None
+
+    fsds_sum: Tensor
+    total: Tensor
+    num_excluded: Tensor
+    band_sum: Tensor
+    band_count: Tensor
+
+    def __init__(
+        self,
+        num_bands: int = 16,
+        reference: Literal["target", "preds"] = "target",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_args("elementwise_mean", reference, num_bands)
+        self.num_bands = num_bands
+        self.reference = reference
+        self.add_state("fsds_sum", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("total", default=torch.tensor(0), dist_reduce_fx="sum")
+        self.add_state("num_excluded", default=torch.tensor(0), dist_reduce_fx="sum")
+        self.add_state("band_sum", default=torch.zeros(num_bands), dist_reduce_fx="sum")
+        self.add_state("band_count", default=torch.zeros(num_bands, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add the per-image scores and curves of a batch to the states."""
+        preds, target = _fsds_check_inputs(preds, target)
+        num, den, valid, band_num, band_den = _fsds_update(preds, target, self.reference, self.num_bands)
+        scores = _fsds_score(num, den, valid)
+        band_scores = _fsds_score(band_num, band_den, valid)  # type: ignore[arg-type]
+        scored = ~torch.isnan(scores)
+        band_scored = ~torch.isnan(band_scores)
+        self.fsds_sum += torch.where(scored, scores, 0.0).sum().to(self.fsds_sum.dtype)
+        self.total += scored.sum()
+        self.num_excluded += (~valid).sum()
+        self.band_sum += torch.where(band_scored, band_scores, 0.0).sum(0).to(self.band_sum.dtype)
+        self.band_count += band_scored.sum(0)
+
+    def compute(self) -> Tensor:
+        """Mean per-image FSDS over everything seen (NaN when nothing was scored)."""
+        return self.fsds_sum / self.total
+
+    @property
+    def band_frequencies(self) -> Tensor:
+        """Centres ``(num_bands,)`` of the frequency bands, in Nyquist units, on the metric's device."""
+        return frequency_bands(self.num_bands, device=self.band_sum.device, dtype=self.band_sum.dtype)[0]
+
+    def _curve_from_states(self) -> Tensor:
+        return self.band_sum / self.band_count
+
+    def _synced(self) -> tuple[Tensor, Tensor]:
+        """Dataset score and curve from the states synchronised across processes (a collective in DDP)."""
+        if self._is_synced:
+            return self.compute(), self._curve_from_states()
+        with self.sync_context(
+            dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync, should_unsync=self._should_unsync
+        ):
+            return self.fsds_sum / self.total, self._curve_from_states()
+
+    def compute_curve(self) -> tuple[Tensor, Tensor]:
+        """Dataset frequency-similarity curve.
+
+        Synchronises the states across processes like ``compute`` does, so in DDP every rank must call it.
+
+        Returns:
+            ``(frequencies, values)``: band centres ``(num_bands,)`` in Nyquist units and the per-band mean
+            FSDS in dB over the images seen, ``(num_bands,)`` (NaN for a band no image has scored).
+        """
+        return self.band_frequencies, self._synced()[1]
+
+    def plot(
+        self,
+        val: tuple[Tensor, Tensor] | Tensor | None = None,
+        ax: _AX_TYPE | None = None,
+        scale: int | None = None,
+    ) -> _PLOT_OUT_TYPE:
+        """Plot a frequency-similarity curve: FSDS (dB) against radial frequency (Nyquist units).
+
+        Args:
+            val: a ``(frequencies, values)`` curve as returned by :meth:`compute_curve` or
+                :func:`~hyra_lightning.functional.frequency_similarity_curve` (values ``(num_bands,)``, or
+                ``(N, num_bands)`` for one line per image), or only the values; by default the dataset curve
+                of the metric's states.
+            ax: a matplotlib axis to draw into; a new figure is created when not given.
+            scale: SR scale factor ``s``; when given, the LR Nyquist frequency ``1 / s`` is marked.
+
+        Returns:
+            ``(fig, ax)``.
+
+        Raises:
+            ValueError: if ``scale`` is not a positive integer, or ``val`` does not match ``num_bands``.
+
+        Example:
+            >>> import torch
+            >>> from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+            >>> metric = FrequencySpectrumDistributionSimilarity()
+            >>> target = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+            >>> metric.update(target + 0.05 * torch.rand(2, 3, 64, 64), target)
+            >>> fig, ax = metric.plot(scale=2)
+        """
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+            raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
+        if val is None:
+            freqs, values = self.compute_curve()
+        elif isinstance(val, Tensor):
+            freqs, values = self.band_frequencies, val
+        else:
+            freqs, values = val
+        if values.shape[-1] != freqs.shape[-1]:
+            raise ValueError(
+                f"Expected `val` to hold {freqs.shape[-1]} band values per curve, got shape {tuple(values.shape)}."
+            )
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
+        x = freqs.detach().cpu().double().numpy()
+        y = values.detach().cpu().double()
+        y = torch.where(torch.isfinite(y), y, torch.nan).numpy()
+        for row in y.reshape(-1, y.shape[-1]):
+            ax.plot(x, row, marker="o", markersize=3, linewidth=1.5)
+        if scale is not None:
+            ax.axvline(1.0 / scale, color="0.4", linestyle="--", linewidth=1, label=f"LR Nyquist (1/{scale})")
+            ax.legend(loc="best")
+        ax.set_xlim(0.0, MAX_RADIAL_FREQUENCY)
+        ax.set_xlabel("radial frequency (Nyquist units)")
+        ax.set_ylabel("FSDS (dB)")
+        ax.set_title("Frequency similarity")
+        ax.grid(True, alpha=0.3)
+        return fig, ax
+
+    def log_to_tensorboard(
+        self,
+        logger_or_writer: Any,
+        step: int,
+        tag: str = "fsds",
+        scalar_name: str = "val",
+        scale: int | None = None,
+    ) -> None:
+        """Write the dataset score, one scalar per band and the curve figure to TensorBoard.
+
+        Tags: ``<tag>/<scalar_name>`` (the score), ``<tag>/band_<kk>`` (``kk`` = band index, two digits) and
+        the figure ``<tag>/curve``. Non-finite values (NaN: nothing scored or an empty band; ``+inf``:
+        identical images) are not written as scalars, since TensorBoard cannot chart them.
+
+        The states are synchronised across processes on every rank (a collective in DDP: call this on every
+        rank, as Lightning does with its hooks); only global rank zero writes.
+
+        Args:
+            logger_or_writer: a :class:`torch.utils.tensorboard.SummaryWriter`, or anything with an
+                ``experiment`` that is one (such as Lightning's ``TensorBoardLogger``).
+            step: global step of the values.
+            tag: prefix of the tags.
+            scalar_name: name of the score under ``tag``.
+            scale: SR scale factor; when given, the figure marks the LR Nyquist frequency ``1 / scale``.
+
+        Raises:
+            TypeError: if ``logger_or_writer`` is neither a writer nor a logger with one.
+        """
+        writer = logger_or_writer
+        if not hasattr(writer, "add_scalar") and hasattr(writer, "experiment"):
+            writer = writer.experiment
+        if not (hasattr(writer, "add_scalar") and hasattr(writer, "add_figure")):
+            raise TypeError(
+                "Expected `logger_or_writer` to be a SummaryWriter or a logger whose `experiment` is one, got "
+                f"{type(logger_or_writer).__name__}."
+            )
+        score, curve = self._synced()
+        if _global_rank() != 0:
+            return
+        freqs = self.band_frequencies
+        values = [float(score), *curve.tolist()]
+        if math.isfinite(values[0]):
+            writer.add_scalar(f"{tag}/{scalar_name}", values[0], step)
+        for index, value in enumerate(values[1:]):
+            if math.isfinite(value):
+                writer.add_scalar(f"{tag}/{band_tag(index)}", value, step)
+        fig, _ = self.plot((freqs, curve), scale=scale)
+        writer.add_figure(f"{tag}/curve", fig, step, close=True)
+
+
+#: Short alias of :class:`FrequencySpectrumDistributionSimilarity`.
+FSDS = FrequencySpectrumDistributionSimilarity
