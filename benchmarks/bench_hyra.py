@@ -5,7 +5,7 @@ The linear part ``H(x)`` of HyRA convolves the zero-inserted LR image with the m
 convolution on the HR grid; :func:`hyra_lightning.analysis.linear_response` does it by FFT, transforming
 the LR image at LR size and summing the channel products before one inverse transform per output channel.
 
-Printed per case: median wall time of both (and of ``conv_transpose2d``, the same direct sum without the
+Printed per case: median wall time (the functions are timed in alternation) of both (and of ``conv_transpose2d``, the same direct sum without the
 multiplications by inserted zeros), the speed-up, the largest difference relative to the output's peak,
 and the cost of one impulse probe (size 33) against one forward pass of the model on the same LR size.
 
@@ -64,27 +64,28 @@ def transposed_linear(lr: Tensor, response: ImpulseResponse) -> Tensor:
     return full[..., s * c : s * c + s * h, s * c : s * c + s * w]
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of every function, timed in alternation so that they share the machine's load."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test)")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--direct-repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     torch.manual_seed(0)
     cases = [(64, 4), (128, 4), (128, 2)] if not args.quick else [(16, 2)]
     repeats = args.repeats if not args.quick else 2
-    direct_repeats = args.direct_repeats if not args.quick else 1
     size = 33 if not args.quick else 9
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, probe size {size}, float32, CPU")
     header = (
@@ -102,12 +103,20 @@ def main() -> None:
         trans_out = transposed_linear(lr, response)
         peak = float(direct_out.abs().max())
         diff = max(float((fft_out - direct_out).abs().max()), float((fft_out - trans_out).abs().max())) / peak
-        t_fft = median_time(lambda: linear_response(lr, response), repeats)  # noqa: B023
-        t_direct = median_time(lambda: direct_linear(lr, response), direct_repeats)  # noqa: B023
-        t_trans = median_time(lambda: transposed_linear(lr, response), direct_repeats)  # noqa: B023
-        t_probe = median_time(lambda: impulse_response(model, size=size), repeats)  # noqa: B023
         with torch.no_grad():
-            t_fwd = median_time(lambda: model(lr), repeats)  # noqa: B023
+            t = interleaved_medians(
+                {
+                    "fft": lambda: linear_response(lr, response),  # noqa: B023
+                    "direct": lambda: direct_linear(lr, response),  # noqa: B023
+                    "convT": lambda: transposed_linear(lr, response),  # noqa: B023
+                    "probe": lambda: impulse_response(model, size=size),  # noqa: B023
+                    "forward": lambda: model(lr),  # noqa: B023
+                },
+                repeats,
+            )
+        t_fft, t_direct, t_trans, t_probe, t_fwd = (
+            t[k] for k in ("fft", "direct", "convT", "probe", "forward")
+        )
         print(
             f"{lr_size:>4}x{lr_size:<4} {scale:>2} | {1e3 * t_fft:8.1f} {1e3 * t_direct:10.1f}"
             f" {t_direct / t_fft:7.1f}x {diff:12.2e} | {1e3 * t_trans:9.1f} {t_trans / t_fft:7.1f}x |"
