@@ -1,0 +1,358 @@
+"""HyRA monitor: split the SR output of fixed validation images into linear and non-linear parts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks.callback import Callback
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
+from torch import Tensor
+from typing_extensions import override
+
+from hyra_lightning.callbacks._sink import (
+    MonitorSink,
+    PrecisionForward,
+    ProbeOptions,
+    check_bool,
+    check_positive_int,
+    check_probe_options,
+    detach_copy,
+    discover_scale,
+    resolve_model,
+    split_batch,
+)
+
+if TYPE_CHECKING:
+    from hyra_lightning.analysis import HyRAResult, ImpulseResponse
+
+__all__ = ["HyRAMonitor"]
+
+
+class HyRAMonitor(Callback):
+    r"""Hybrid response analysis of a few fixed LR images, logged at the end of validation epochs.
+
+    Each time it runs, the monitor decomposes the SR output of the same LR images with
+    :func:`hyra_lightning.analysis.hyra_decompose`, :math:`N(x) = B + H(x) + G(x)` (baseline, linear
+    shift-invariant part defined by the measured impulse response, non-linear rest), and logs at
+    ``trainer.global_step``:
+
+    - ``hyra/nonlinear_energy_ratio`` and ``hyra/hf_injection``, and when HR images are known
+      ``hyra/fsds_linear``, ``hyra/fsds_sr`` and ``hyra/fsds_gain``: the means over the images of
+      :meth:`~hyra_lightning.analysis.HyRAResult.scalars`, to every logger;
+    - ``hyra/sample_<i>``, one panel per image, to TensorBoard. Top row: the LR image enlarged to the HR size
+      with nearest-neighbour interpolation (so its pixels stay visible), the affine part ``B + H(x)`` clamped
+      to [0, 1], the non-linear part ``G(x)`` (channel mean) in a diverging colour map (zero at the middle
+      colour), the SR output clamped to [0, 1], and the HR image when known. Bottom row: the centred
+      log-magnitude spectrum of each image above it (of ``G`` itself for the non-linear part).
+
+    The images are the first ``num_images`` of the first validation batch, captured once in
+    ``on_validation_batch_end`` (the monitor never draws from a dataloader), or the ``images`` given here. They
+    are kept in the checkpoint, so a resumed run keeps analysing the same images. The monitor never runs
+    during the sanity check.
+
+    When the trainer also has an :class:`~hyra_lightning.callbacks.ImpulseResponseMonitor` that measured a
+    response at the same step with the same probe options, that response is reused instead of probing again.
+
+    The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
+    forward pass); only global rank zero writes. The forward passes run in the trainer's precision context.
+    If the model rejects the probe, the monitor warns once with the error and the remedy and switches itself
+    off; training continues.
+
+    Args:
+        num_images: how many images of the first validation batch to analyse (fewer if the batch is smaller).
+        images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch.
+        hr_images: HR images ``(N, C, s*h, s*w)`` or ``(C, s*h, s*w)`` matching ``images`` (optional).
+        every_n_epochs: run at the end of every this many validation runs (not counting the sanity check).
+        boundary: how the linear part treats the outside of the image: ``"zero"`` (zero padding, exact for
+            zero-padded convolutions) or ``"reflect"`` (the paper's choice).
+        lr_key: key of the LR images in mapping batches; sequence batches are read as ``(lr, hr)``.
+        hr_key: key of the HR images in mapping batches (optional in the batch).
+        size: side of the LR probe image, odd (see :class:`ImpulseResponseMonitor`).
+        amplitude: impulse amplitude ``a`` (> 0).
+        background: background ``b`` of the probe, also the constant image of the baseline ``B``.
+        baseline: subtract ``N(b)`` from the response and report it as ``B``.
+        mode: ``"cross_channel"`` or ``"paper"`` probe.
+        scale: upsampling factor; ``None`` reads an integer attribute ``scale`` of the probed model or of the
+            LightningModule, and otherwise infers it from the output size.
+        in_channels: number of input channels, only needed when it cannot be read from the model.
+        log_images: log the ``hyra/sample_<i>`` panels; ``False`` logs the scalars only.
+        submodule: dotted name of the SR network inside the LightningModule; ``None`` uses the
+            LightningModule's own ``forward``.
+
+    Raises:
+        ValueError: for an argument of the wrong type or out of range, or ``images``/``hr_images`` of
+            inconsistent shapes.
+
+    Example:
+        >>> from lightning.pytorch import Trainer
+        >>> from hyra_lightning.callbacks import HyRAMonitor
+        >>> trainer = Trainer(callbacks=[HyRAMonitor(num_images=2)], logger=False, enable_progress_bar=False)
+    """
+
+    def __init__(
+        self,
+        num_images: int = 2,
+        images: Tensor | None = None,
+        hr_images: Tensor | None = None,
+        every_n_epochs: int = 1,
+        boundary: Literal["zero", "reflect"] = "zero",
+        lr_key: str = "lr",
+        hr_key: str = "hr",
+        size: int = 33,
+        amplitude: float = 1.0,
+        background: float = 0.0,
+        baseline: bool = True,
+        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        scale: int | None = None,
+        in_channels: int | None = None,
+        log_images: bool = True,
+        submodule: str | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("num_images", num_images)
+        check_positive_int("every_n_epochs", every_n_epochs)
+        check_bool("log_images", log_images)
+        if boundary not in ("zero", "reflect"):
+            raise ValueError(f"Expected `boundary` to be 'zero' or 'reflect', got {boundary!r}.")
+        for name, key in (("lr_key", lr_key), ("hr_key", hr_key)):
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"Expected `{name}` to be a non-empty string, got {key!r}.")
+        if submodule is not None and (not isinstance(submodule, str) or not submodule):
+            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        self.probe_options = ProbeOptions(
+            size=size,
+            amplitude=amplitude,
+            background=background,
+            baseline=baseline,
+            mode=mode,
+            scale=scale,
+            in_channels=in_channels,
+        )
+        check_probe_options(self.probe_options)
+        lr, hr = _check_images(images, hr_images)
+        self.num_images = num_images
+        self.every_n_epochs = every_n_epochs
+        self.boundary = boundary
+        self.lr_key = lr_key
+        self.hr_key = hr_key
+        self.log_images = log_images
+        self.submodule = submodule
+
+        self.disabled = False
+        #: ``trainer.global_step`` of the last decomposition, or ``None``.
+        self.last_step: int | None = None
+        #: Whether the last decomposition reused an :class:`ImpulseResponseMonitor`'s response.
+        self.last_reused_response = False
+        self._user_images = lr is not None
+        self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
+        self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
+        self._val_runs = 0
+        self._sink = MonitorSink(type(self).__name__)
+        self._warned_no_images = False
+
+    @property
+    @override
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            probe=self.probe_options.kwargs(), boundary=self.boundary, submodule=self.submodule
+        )
+
+    @property
+    def images(self) -> tuple[Tensor | None, Tensor | None]:
+        """The LR images analysed (CPU, ``(n, C, h, w)``) and their HR images, once known."""
+        return self._lr, self._hr
+
+    # ---------------------------------------------------------------------------------------------- hooks
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
+
+    @override
+    def on_validation_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self._lr is not None or batch_idx != 0 or dataloader_idx != 0 or self.disabled:
+            return
+        try:
+            lr, hr = split_batch(batch, self.lr_key, self.hr_key)
+        except ValueError as err:
+            self.disabled = True
+            rank_zero_warn(
+                f"{type(self).__name__} is disabled: it cannot find LR images in the validation batch ({err})."
+                " Pass `lr_key=`/`hr_key=` for mapping batches, or `images=` to analyse images of your choice.",
+                category=UserWarning,
+            )
+            return
+        self._lr = detach_copy(lr[: self.num_images])
+        self._hr = None if hr is None else detach_copy(hr[: self.num_images])
+
+    @override
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self.disabled:
+            return
+        self._val_runs += 1
+        if self._val_runs % self.every_n_epochs != 0:
+            return
+        self._analyse(trainer, pl_module)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "last_step": self.last_step,
+            "val_runs": self._val_runs,
+            "lr": None if self._user_images else self._lr,
+            "hr": None if self._user_images else self._hr,
+        }
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last_step = state_dict.get("last_step")
+        self._val_runs = int(state_dict.get("val_runs", 0))
+        if not self._user_images and state_dict.get("lr") is not None:
+            self._lr = detach_copy(state_dict["lr"])
+            hr = state_dict.get("hr")
+            self._hr = None if hr is None else detach_copy(hr)
+
+    # ---------------------------------------------------------------------------------------------- work
+
+    def _reusable_response(
+        self, trainer: pl.Trainer, options: ProbeOptions, step: int
+    ) -> ImpulseResponse | None:
+        from hyra_lightning.callbacks.impulse_response_monitor import ImpulseResponseMonitor
+
+        for callback in trainer.callbacks:  # type: ignore[attr-defined]
+            if (
+                isinstance(callback, ImpulseResponseMonitor)
+                and callback.last_step == step
+                and callback.last_response is not None
+                and callback.submodule == self.submodule
+                and callback.resolved_options == options
+            ):
+                return callback.last_response
+        return None
+
+    def _analyse(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Decompose the fixed images at the current step (all ranks) and log the result (rank zero)."""
+        step = trainer.global_step
+        if step == self.last_step or not self._sink.active(trainer):
+            return
+        if self._lr is None:
+            if not self._warned_no_images:
+                self._warned_no_images = True
+                rank_zero_warn(
+                    f"{type(self).__name__} has no images to analyse: no validation batch was seen."
+                    " Pass `images=` or add validation data.",
+                    category=UserWarning,
+                )
+            return
+        from hyra_lightning.analysis import hyra_decompose
+
+        model = resolve_model(pl_module, self.submodule)
+        options = ProbeOptions(
+            **{
+                **self.probe_options.kwargs(),
+                "scale": discover_scale(pl_module, model, self.probe_options.scale),
+            }
+        )
+        response = self._reusable_response(trainer, options, step)
+        device = pl_module.device
+        lr = self._lr.to(device)
+        hr = None if self._hr is None else self._hr.to(device)
+        probe_kwargs = {}
+        if response is None:  # `None` options are left to the analysis layer's defaults
+            probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
+        try:
+            result = hyra_decompose(
+                PrecisionForward(model, trainer),
+                lr,
+                response=response,
+                hr=hr,
+                boundary=self.boundary,
+                **probe_kwargs,
+            )
+        except Exception as err:  # the model rejected the probe or the images: report once, switch off
+            self.disabled = True
+            rank_zero_warn(
+                f"{type(self).__name__} is disabled: the decomposition failed ({type(err).__name__}: {err})."
+                f" Training continues without it. To fix it, pass `size=` an odd probe size the model accepts"
+                f" (now {options.size}), `in_channels=`/`scale=` if they cannot be read from the model,"
+                " `submodule=` to analyse the SR network inside the LightningModule, or `images=` of a size"
+                " the model accepts.",
+                category=UserWarning,
+            )
+            return
+        self.last_step = step
+        self.last_reused_response = response is not None
+        if not trainer.is_global_zero:
+            return
+        scalars = {f"hyra/{name}": value for name, value in result.scalars().items()}
+        self._sink.log_scalars(trainer, scalars, step)
+        if self.log_images and self._sink.wants_media(trainer):
+            for i in range(result.sr.shape[0]):
+                self._sink.log_image(trainer, f"hyra/sample_{i}", _panel(result, i), step)
+
+
+def _panel(result: HyRAResult, i: int) -> Tensor:
+    """The two-row panel of sample ``i``: images on top, their log-magnitude spectra below."""
+    from hyra_lightning.analysis import enlarge, log_magnitude_spectrum, make_panel, signed_colormap
+
+    sr = result.sr[i].detach().float().cpu()
+    affine = (result.baseline[i] + result.linear[i]).detach().float().cpu()
+    nonlinear = result.nonlinear[i].detach().float().cpu()
+    lr = result.lr[i].detach().float().cpu()
+    lr_up = enlarge(lr, result.scale)
+    top = [lr_up.clamp(0, 1), affine.clamp(0, 1), signed_colormap(nonlinear.mean(dim=0)), sr.clamp(0, 1)]
+    bottom = [
+        log_magnitude_spectrum(lr_up),
+        log_magnitude_spectrum(affine),
+        log_magnitude_spectrum(nonlinear),
+        log_magnitude_spectrum(sr),
+    ]
+    if result.hr is not None:
+        hr = result.hr[i].detach().float().cpu()
+        top.append(hr.clamp(0, 1))
+        bottom.append(log_magnitude_spectrum(hr))
+    return make_panel([[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]])
+
+
+def _as_rgb(img: Tensor) -> Tensor:
+    """A ``3 x H x W`` view of a 1- or 3-channel image (grey images repeated), for the panel."""
+    if img.ndim == 2:
+        img = img[None]
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    return img
+
+
+def _check_images(images: Tensor | None, hr_images: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+    """Validate the user's ``images``/``hr_images`` and give them a batch dimension."""
+    if images is None:
+        if hr_images is not None:
+            raise ValueError("Expected `images` (the LR images) when `hr_images` is given, got images=None.")
+        return None, None
+    if not isinstance(images, Tensor) or images.ndim not in (3, 4) or not images.is_floating_point():
+        got = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"Expected `images` to be a floating (N, C, h, w) or (C, h, w) tensor, got {got}.")
+    lr = images if images.ndim == 4 else images[None]
+    if hr_images is None:
+        return lr, None
+    if not isinstance(hr_images, Tensor) or hr_images.ndim not in (3, 4) or not hr_images.is_floating_point():
+        got = tuple(hr_images.shape) if isinstance(hr_images, Tensor) else type(hr_images).__name__
+        raise ValueError(
+            f"Expected `hr_images` to be a floating (N, C, H, W) or (C, H, W) tensor, got {got}."
+        )
+    hr = hr_images if hr_images.ndim == 4 else hr_images[None]
+    if hr.shape[:2] != lr.shape[:2]:
+        raise ValueError(
+            "Expected `hr_images` to have the batch size and channels of `images`,"
+            f" got {tuple(hr.shape)} for images of shape {tuple(lr.shape)}."
+        )
+    return lr, hr

@@ -1,0 +1,315 @@
+"""Impulse-response monitor: watch the network's response to one LR pixel turn into a sinc while it trains."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks.callback import Callback
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
+from typing_extensions import override
+
+from hyra_lightning.callbacks._sink import (
+    MonitorSink,
+    PrecisionForward,
+    ProbeOptions,
+    check_bool,
+    check_optional_positive_int,
+    check_positive_int,
+    check_probe_options,
+    discover_scale,
+    new_figure,
+    resolve_model,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from hyra_lightning.analysis import ImpulseResponse
+
+__all__ = ["ImpulseResponseMonitor"]
+
+
+class ImpulseResponseMonitor(Callback):
+    r"""Probe the SR network with an impulse on a schedule and log its response to TensorBoard.
+
+    At every probe the monitor measures :math:`K = (N(b + a\delta) - N(b)) / a` with
+    :func:`hyra_lightning.analysis.impulse_response` (one forward pass of ``C_in + 1`` images of
+    ``size x size`` LR pixels, in eval mode without gradients, train/eval flags and the RNG restored) and logs,
+    at ``trainer.global_step``:
+
+    - ``impulse/<descriptor>`` scalars, one per field of
+      :class:`~hyra_lightning.analysis.ImpulseDescriptors` (``dc_gain``, ``cutoff``, ``cutoff_h``, ``cutoff_v``,
+      ``anisotropy``, ``sinc_similarity``, ``negative_lobe``, ``stopband_leakage``; with ``extra=True`` also
+      ``shift_variance`` and ``amplitude_nonlinearity``), to every logger;
+    - ``impulse/response``: the luminance response ``g`` around its centre (``crop_radius`` LR pixels on each
+      side) in a diverging colour map (zero at the middle colour, negative lobes in blue), enlarged ``zoom``
+      times with nearest-neighbour interpolation;
+    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``;
+    - ``impulse/profile``: a figure of the horizontal and vertical magnitude responses ``M_h``, ``M_v``
+      against frequency (Nyquist units), with the LR Nyquist frequency ``1/s``, the ideal low-pass filter
+      (dashed) and the 0.5 level that defines the cutoff (dotted).
+
+    Images and the figure go to TensorBoard loggers only. Probes happen at the start of training, every
+    ``every_n_steps`` optimizer steps, every ``every_n_epochs`` training epochs and at the end of training,
+    never twice at one step. The defaults (every 200 steps, plus start and end) keep the overhead of a small
+    EDSR trained on CPU within a few percent (``benchmarks/bench_callback_overhead.py``).
+
+    The probe runs on every rank (sharded models need every rank in the forward pass); only global rank zero
+    writes. The forward pass runs in the trainer's precision context. If the model rejects the probe, the
+    monitor warns once with the error and the remedy and switches itself off; training continues.
+
+    The last measured response is published as :attr:`last_response` with the step of the measurement in
+    :attr:`last_step`; :class:`~hyra_lightning.callbacks.HyRAMonitor` reuses it when it runs at that step with
+    the same probe options.
+
+    Args:
+        every_n_steps: probe every this many optimizer steps (``trainer.global_step`` divisible by it);
+            ``None`` disables the step schedule.
+        every_n_epochs: probe at the end of every this many training epochs; ``None`` disables the epoch
+            schedule.
+        log_on_train_start: probe once when training starts (skipped when resuming from a checkpoint,
+            whose run already logged that step).
+        log_on_train_end: probe once when training ends.
+        size: side of the square LR probe image, odd (default 33). Models that need sizes divisible by a
+            window (for example 8 for window attention) need a different odd size they accept, or a model
+            that pads internally.
+        amplitude: impulse amplitude ``a`` (> 0). The paper uses 1.0; 0.02 on a grey ``background`` reads
+            the local linear response.
+        background: constant background ``b`` of the probe image.
+        baseline: subtract the response to the background alone, ``N(b)`` (``False`` gives the paper's
+            ``N(delta)``).
+        mode: ``"cross_channel"`` (one impulse per input channel, kernel ``C_out x C_in``) or ``"paper"``
+            (the impulse in every channel at once).
+        scale: upsampling factor; ``None`` reads an integer attribute ``scale`` of the probed model or of the
+            LightningModule, and otherwise infers it from the output size.
+        in_channels: number of input channels, only needed when it cannot be read from the model's first
+            convolution.
+        extra: also measure ``shift_variance`` and ``amplitude_nonlinearity`` (extra forward passes).
+        crop_radius: half-width, in LR pixels, of the window of ``impulse/response`` around the centre.
+        zoom: nearest-neighbour enlargement factor of ``impulse/response``.
+        log_images: log ``impulse/response``, ``impulse/spectrum`` and ``impulse/profile``; ``False`` logs the
+            scalars only.
+        submodule: dotted name of the SR network inside the LightningModule (for example ``"model"``);
+            ``None`` probes the LightningModule's own ``forward``.
+
+    Raises:
+        ValueError: for an argument of the wrong type or out of range, or when both schedules are ``None``
+            and both ``log_on_train_*`` flags are ``False`` (the monitor would never probe).
+
+    Example:
+        >>> from lightning.pytorch import Trainer
+        >>> from hyra_lightning.callbacks import ImpulseResponseMonitor
+        >>> monitor = ImpulseResponseMonitor(every_n_steps=500, amplitude=0.02, background=0.5)
+        >>> trainer = Trainer(callbacks=[monitor], logger=False, enable_progress_bar=False)
+    """
+
+    def __init__(
+        self,
+        every_n_steps: int | None = 200,
+        every_n_epochs: int | None = None,
+        log_on_train_start: bool = True,
+        log_on_train_end: bool = True,
+        size: int = 33,
+        amplitude: float = 1.0,
+        background: float = 0.0,
+        baseline: bool = True,
+        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        scale: int | None = None,
+        in_channels: int | None = None,
+        extra: bool = False,
+        crop_radius: int = 3,
+        zoom: int = 8,
+        log_images: bool = True,
+        submodule: str | None = None,
+    ) -> None:
+        super().__init__()
+        check_optional_positive_int("every_n_steps", every_n_steps)
+        check_optional_positive_int("every_n_epochs", every_n_epochs)
+        check_bool("log_on_train_start", log_on_train_start)
+        check_bool("log_on_train_end", log_on_train_end)
+        check_bool("extra", extra)
+        check_bool("log_images", log_images)
+        check_positive_int("crop_radius", crop_radius)
+        check_positive_int("zoom", zoom)
+        if submodule is not None and (not isinstance(submodule, str) or not submodule):
+            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        if every_n_steps is None and every_n_epochs is None and not (log_on_train_start or log_on_train_end):
+            raise ValueError(
+                "Expected at least one of `every_n_steps`, `every_n_epochs`, `log_on_train_start`,"
+                " `log_on_train_end` to schedule a probe, got every_n_steps=None, every_n_epochs=None,"
+                " log_on_train_start=False, log_on_train_end=False."
+            )
+        self.probe_options = ProbeOptions(
+            size=size,
+            amplitude=amplitude,
+            background=background,
+            baseline=baseline,
+            mode=mode,
+            scale=scale,
+            in_channels=in_channels,
+        )
+        check_probe_options(self.probe_options)
+        self.every_n_steps = every_n_steps
+        self.every_n_epochs = every_n_epochs
+        self.log_on_train_start = log_on_train_start
+        self.log_on_train_end = log_on_train_end
+        self.extra = extra
+        self.crop_radius = crop_radius
+        self.zoom = zoom
+        self.log_images = log_images
+        self.submodule = submodule
+
+        #: The last response measured (on this rank), or ``None``.
+        self.last_response: ImpulseResponse | None = None
+        #: ``trainer.global_step`` at which :attr:`last_response` was measured (and logged), or ``None``.
+        self.last_step: int | None = None
+        #: The probe options with ``scale`` resolved, as used by :attr:`last_response`.
+        self.resolved_options: ProbeOptions | None = None
+        self.disabled = False
+        self._last_epoch: int | None = None
+        self._num_probes = 0
+        self._restored = False
+        self._sink = MonitorSink(type(self).__name__)
+
+    @property
+    @override
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            probe=self.probe_options.kwargs(), extra=self.extra, submodule=self.submodule
+        )
+
+    # ---------------------------------------------------------------------------------------------- hooks
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
+
+    @override
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.log_on_train_start and not self._restored:
+            self._probe(trainer, pl_module)
+
+    @override
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        step = trainer.global_step
+        if self.every_n_steps is not None and step > 0 and step % self.every_n_steps == 0:
+            self._probe(trainer, pl_module)
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
+            if self._last_epoch != epoch:
+                self._last_epoch = epoch
+                self._probe(trainer, pl_module)
+
+    @override
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.log_on_train_end:
+            self._probe(trainer, pl_module)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_step": self.last_step, "last_epoch": self._last_epoch, "num_probes": self._num_probes}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last_step = state_dict.get("last_step")
+        self._last_epoch = state_dict.get("last_epoch")
+        self._num_probes = int(state_dict.get("num_probes", 0))
+        self._restored = True
+
+    # ---------------------------------------------------------------------------------------------- work
+
+    def _probe(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Measure the response at the current step (all ranks) and log it (rank zero)."""
+        step = trainer.global_step
+        if self.disabled or step == self.last_step or not self._sink.active(trainer):
+            return
+        from hyra_lightning.analysis import impulse_response
+
+        model = resolve_model(pl_module, self.submodule)
+        options = ProbeOptions(
+            **{
+                **self.probe_options.kwargs(),
+                "scale": discover_scale(pl_module, model, self.probe_options.scale),
+            }
+        )
+        try:
+            response = impulse_response(
+                PrecisionForward(model, trainer), **options.kwargs(), extra=self.extra
+            )
+        except Exception as err:  # the model rejected the probe: report once, switch off, keep training
+            self.disabled = True
+            rank_zero_warn(
+                f"{type(self).__name__} is disabled: the model rejected the impulse probe of"
+                f" {options.size}x{options.size} LR pixels ({type(err).__name__}: {err})."
+                " Training continues without it. To fix it, pass `size=` an odd size the model accepts"
+                " (for example a multiple of its window size plus one, if it has no internal padding),"
+                " `in_channels=` if it cannot be read from the model, or `submodule=` to probe the SR"
+                " network inside the LightningModule.",
+                category=UserWarning,
+            )
+            return
+        self.last_response = response
+        self.last_step = step
+        self.resolved_options = options
+        self._num_probes += 1
+        if not trainer.is_global_zero:
+            return
+        descriptors = response.describe().as_dict()
+        self._sink.log_scalars(
+            trainer, {f"impulse/{name}": value for name, value in descriptors.items()}, step
+        )
+        if self.log_images and self._sink.wants_media(trainer):
+            self._log_media(trainer, response, step)
+
+    def _log_media(self, trainer: pl.Trainer, response: ImpulseResponse, step: int) -> None:
+        from hyra_lightning.analysis import (
+            crop_center,
+            enlarge,
+            log_magnitude_spectrum,
+            magnitude_profiles,
+            signed_colormap,
+        )
+
+        g = response.luminance.detach().float().cpu()
+        radius = self.crop_radius * response.scale
+        window = crop_center(g, response.center, radius)
+        self._sink.log_image(trainer, "impulse/response", enlarge(signed_colormap(window), self.zoom), step)
+        self._sink.log_image(trainer, "impulse/spectrum", log_magnitude_spectrum(g), step)
+        freqs, m_h, m_v = magnitude_profiles(response)
+        fig = _profile_figure(freqs, m_h, m_v, response.scale, step)
+        self._sink.log_figure(trainer, "impulse/profile", fig, step)
+
+
+def _profile_figure(
+    freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int
+) -> Figure:
+    """Draw ``M_h`` and ``M_v`` against frequency with the LR Nyquist line, the ideal filter and 0.5 level."""
+    f = freqs.detach().float().cpu().numpy()
+    fig = new_figure(5.0, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(f, m_h.detach().float().cpu().numpy(), color="tab:blue", lw=1.6, label="$M_h$ (horizontal)")
+    ax.plot(f, m_v.detach().float().cpu().numpy(), color="tab:orange", lw=1.6, label="$M_v$ (vertical)")
+    nyq = 1.0 / scale
+    right = max(1.0, float(f.max()) if f.size else 1.0)
+    ax.step(
+        [0.0, nyq, right], [1.0, 0.0, 0.0], where="post", color="0.3", ls="--", lw=1.0, label="ideal low-pass"
+    )
+    ax.axvline(nyq, color="tab:red", lw=1.0)
+    ax.text(nyq, 1.02, " LR Nyquist", color="tab:red", fontsize=8, va="bottom", ha="left")
+    ax.axhline(0.5, color="0.5", ls=":", lw=1.0)
+    ax.set_xlim(0.0, right)
+    top = max(1.15, float(max(m_h.max(), m_v.max())) * 1.05) if m_h.numel() else 1.15
+    ax.set_ylim(0.0, top)
+    ax.set_xlabel("frequency (Nyquist units, 1 = HR Nyquist)")
+    ax.set_ylabel("normalised magnitude")
+    ax.set_title(f"impulse response magnitude, x{scale}, step {step}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,84 @@
+"""FrequencySimilarityMonitor: arguments, where SR/HR come from, equality with the metric on the same images."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyra_lightning.callbacks import FrequencySimilarityMonitor
+from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+from tests.callbacks.helpers import PhotoData, SRModule, make_trainer, read_events, scalar_steps
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_bands": 0}, r"`num_bands`.*0"),
+        ({"num_bands": 2.5}, r"`num_bands`.*2.5"),
+        ({"reference": "sr"}, r"`reference`.*'sr'"),
+        ({"lr_key": ""}, r"`lr_key`"),
+        ({"hr_key": 3}, r"`hr_key`.*3"),
+        ({"scale": 0}, r"`scale`"),
+        ({"log_curve": "yes"}, r"`log_curve`"),
+        ({"submodule": ""}, r"`submodule`"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FrequencySimilarityMonitor(**kwargs)
+
+
+def test_submodule_checked_in_setup(tmp_path):
+    trainer = make_trainer(tmp_path, [FrequencySimilarityMonitor(submodule="model")], max_steps=1)
+    with pytest.raises(ValueError, match=r"`submodule`.*'model'"):
+        trainer.validate(SRModule(), datamodule=PhotoData(), verbose=False)
+
+
+def _expected(module: SRModule, data: PhotoData, num_bands: int) -> tuple[float, list[float]]:
+    metric = FrequencySpectrumDistributionSimilarity(num_bands=num_bands)
+    module.eval()
+    with torch.no_grad():
+        for batch in data.val_dataloader():
+            lr, hr = (batch[0], batch[1]) if isinstance(batch, list) else (batch["lr"], batch["hr"])
+            metric.update(module(lr), hr)
+    _, curve = metric.compute_curve()
+    return float(metric.compute()), curve.tolist()
+
+
+@pytest.mark.parametrize(
+    ("outputs", "as_tuple"), [("dict", False), ("tuple", False), ("none", False), ("none", True)]
+)
+def test_values_equal_the_metric_whatever_validation_step_returns(tmp_path, outputs, as_tuple):
+    torch.manual_seed(0)
+    module = SRModule(outputs=outputs, tuple_batches=as_tuple)
+    data = PhotoData(n_val=3, as_tuple=as_tuple)  # an odd count: the last batch holds one image
+    monitor = FrequencySimilarityMonitor(num_bands=4)
+    trainer = make_trainer(tmp_path, [monitor], max_steps=1)
+    trainer.validate(module, datamodule=data, verbose=False)
+    value, curve = _expected(module, data, 4)
+    assert monitor.last_step == 0
+    assert monitor.last_values["fsds/val"] == pytest.approx(value, rel=1e-6)
+    assert [monitor.last_values[f"fsds/band_{k:02d}"] for k in range(4)] == pytest.approx(curve, rel=1e-6)
+    assert monitor.metric.update_count == 0  # reset after the epoch
+    acc = read_events(tmp_path / "run" / "version_0")
+    assert scalar_steps(acc, "fsds/val") == [0]
+    assert acc.Scalars("fsds/val")[0].value == pytest.approx(value, rel=1e-6)
+
+
+def test_unreadable_batch_warns_once_and_disables(tmp_path):
+    module = SRModule(outputs="none")
+    monitor = FrequencySimilarityMonitor(hr_key="target")
+    trainer = make_trainer(tmp_path, [monitor], max_steps=1)
+    with pytest.warns(UserWarning, match=r"FrequencySimilarityMonitor is disabled.*'target'") as record:
+        trainer.validate(module, datamodule=PhotoData(), verbose=False)
+    assert sum("is disabled" in str(w.message) for w in record) == 1
+    assert monitor.disabled and monitor.last_step is None
+
+
+def test_state_dict_round_trip():
+    monitor = FrequencySimilarityMonitor()
+    monitor.last_step, monitor._layout_written = 12, True
+    other = FrequencySimilarityMonitor()
+    other.load_state_dict(monitor.state_dict())
+    assert other.last_step == 12 and other._layout_written
+    assert monitor.state_key != FrequencySimilarityMonitor(reference="preds").state_key
