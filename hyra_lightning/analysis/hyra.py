@@ -282,7 +282,8 @@ def hyra_decompose(
     out = out.detach().to(kernel.dtype)
     sr = out[:n]
     base = out[n:].expand_as(sr).contiguous() if response.baseline else torch.zeros_like(sr)
-    linear = linear_response(lr4, response, boundary=boundary)
+    # H sees exactly what the model saw (the LR images cast to the model's dtype and device).
+    linear = linear_response(lr_model, response, boundary=boundary)
     return HyRAResult(
         sr=sr,
         linear=linear,

@@ -195,7 +195,7 @@ def test_mode_restore_and_float16():
     half = ConvShuffle(3, 3, 2).half()
     res = hyra_decompose(half, torch.rand(1, 3, 8, 8), size=7)
     assert res.sr.dtype == torch.float32 and res.linear.dtype == torch.float32
-    assert _rel(res.nonlinear, res.sr) < 1e-2
+    assert _rel(res.nonlinear, res.sr) < 2e-3  # float16 rounding inside the model only
 
 
 def test_bad_arguments():
