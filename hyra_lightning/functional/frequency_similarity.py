@@ -18,7 +18,9 @@ Implementation notes (none of them changes the result beyond rounding):
 - the odd-height zero row is appended by the transform itself (``s=``), on the input's device;
 - on CPU, image pairs are processed in cache-sized chunks (the integrations are memory-bound); on other
   devices the whole batch is processed at once;
-- the only host synchronisation is the single check, once per call, of whether a warning is needed.
+- the only host synchronisation is one check per chunk of whether some pair is invalid (constant or
+  non-finite image): once per call off the CPU, where the batch is one chunk. A chunk with invalid pairs is
+  recomputed with those pairs zeroed, so that NaN or Inf never reaches the gradients of any pair.
 """
 
 from __future__ import annotations
@@ -204,13 +206,18 @@ def _mean_column(height: int, padded_height: int, dtype: torch.dtype, device: to
 
 
 def _squared_norm(x: Tensor, dim: tuple[int, ...]) -> Tensor:
-    """Sum of squared magnitudes of a complex tensor over ``dim`` (a fast, differentiable reduction)."""
+    """Sum of squared magnitudes of a complex tensor over ``dim``.
+
+    ``torch.linalg.vector_norm`` is faster but accumulates float32 sequentially (relative errors of 1e-3 on
+    a megapixel), and FSDS is sensitive to the normalisation of the images to the 1e-7 level; ``sum`` uses
+    cascade summation.
+    """
     real_dims = tuple(d if d >= 0 else d - 1 for d in dim)
-    return torch.linalg.vector_norm(torch.view_as_real(x), dim=(*real_dims, -1)).square()
+    return torch.view_as_real(x).square().sum((*real_dims, -1))
 
 
-def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
-    """Remove the image mean from a forward-normalised one-sided spectrum, in place; return mean and std.
+def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Remove the image mean from a forward-normalised one-sided spectrum, in place; return its statistics.
 
     Args:
         spec: ``(N, C, H', W//2 + 1)`` spectrum of the image padded to ``H'`` rows, modified in place.
@@ -219,8 +226,9 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
         width: width ``W``.
 
     Returns:
-        ``(mean, std)`` of every image, shape ``(N,)``; ``std`` is the unbiased standard deviation over the
-        ``C * H * W`` values of the image, computed with Parseval's identity.
+        ``(std, valid, mean)``, each of shape ``(N,)``: the unbiased standard deviation over the ``C * H * W``
+        values of every image (computed with Parseval's identity; 1.0 where the image is not ``valid``), whether
+        the image is finite and not constant (see :data:`CONSTANT_TOLERANCE_EPS`), and its mean.
     """
     channels, padded_height = spec.shape[1], spec.shape[2]
     numel = channels * height * width
@@ -232,8 +240,13 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
     energy = 2 * _squared_norm(spec, (1, 2, 3)) - _squared_norm(spec[..., 0], (1, 2))
     if width % 2 == 0:
         energy = energy - _squared_norm(spec[..., -1], (1, 2))
-    var = energy.clamp(min=0) * (bins / (numel - 1))
-    return mean, var.sqrt()
+    var = energy * (bins / (numel - 1))
+    eps = torch.finfo(var.dtype).eps
+    valid = (
+        torch.isfinite(mean) & torch.isfinite(var) & (var > (CONSTANT_TOLERANCE_EPS * eps * mean).square())
+    )
+    # A safe value before the square root keeps invalid images finite and their gradients zero (not NaN).
+    return torch.where(valid, var, 1.0).sqrt(), valid, mean
 
 
 def _integrate(spec: Tensor) -> tuple[Tensor, Tensor]:
@@ -250,16 +263,15 @@ def _integrate(spec: Tensor) -> tuple[Tensor, Tensor]:
     return top.cumsum_(3), bottom.cumsum_(3)
 
 
-def _energy(halves: tuple[Tensor, Tensor]) -> Tensor:
-    """Total energy ``(N,)`` of two integrated half-spectra."""
-    return _squared_norm(halves[0], (1, 2, 3)) + _squared_norm(halves[1], (1, 2, 3))
+def _energy_map(halves: tuple[Tensor, Tensor]) -> Tensor:
+    """Squared magnitudes of two integrated half-spectra, summed over channels: ``(N, 2 * H'/2 * W')``."""
+    return torch.cat([torch.addcmul(h.real.square(), h.imag, h.imag).sum(1).flatten(1) for h in halves], 1)
 
 
-def _band_energy(halves: tuple[Tensor, Tensor], band_index: Tensor, num_bands: int) -> Tensor:
-    """Energy ``(N, num_bands)`` of two integrated half-spectra per radial band, summed over channels."""
-    energy = torch.cat([torch.addcmul(h.real.square(), h.imag, h.imag).sum(1).flatten(1) for h in halves], 1)
-    out = energy.new_zeros(energy.shape[0], num_bands)
-    return out.index_add_(1, band_index, energy)
+def _band_sums(energy: Tensor, band_index: Tensor, num_bands: int) -> Tensor:
+    """Per-band sums ``(N, num_bands)`` of an energy map, accumulated in float64."""
+    out = energy.new_zeros(energy.shape[0], num_bands, dtype=torch.float64)
+    return out.index_add_(1, band_index, energy.to(torch.float64)).to(energy.dtype)
 
 
 def _chunk_size(preds: Tensor) -> int:
@@ -270,11 +282,6 @@ def _chunk_size(preds: Tensor) -> int:
     c, h, w = preds.shape[1:]
     per_image = c * (h + h % 2) * (w // 2 + 1) * 2 * preds.element_size()
     return max(1, min(n, CPU_CHUNK_BYTES // per_image))
-
-
-def _usable(mean: Tensor, std: Tensor, eps: float) -> Tensor:
-    """Images with finite statistics and a standard deviation above rounding level, shape ``(N,)``."""
-    return torch.isfinite(mean) & torch.isfinite(std) & (std > CONSTANT_TOLERANCE_EPS * eps * mean.abs())
 
 
 def _fsds_update(
@@ -291,8 +298,9 @@ def _fsds_update(
     Returns:
         ``(num, den, valid, band_num, band_den)``: ``num`` and ``den`` of shape ``(N,)``, ``valid`` the
         boolean ``(N,)`` mask of pairs whose images are finite and not constant, and the ``(N, num_bands)``
-        band energies (``None`` without ``num_bands``). Entries of invalid pairs are finite placeholders.
-        Emits one warning when some pair is invalid (the only host synchronisation).
+        band energies (``None`` without ``num_bands``). Entries of invalid pairs are finite placeholders
+        computed from zeroed images (so their gradients are zero, not NaN). Emits one warning when some pair
+        is invalid.
     """
     n, _, height, width = preds.shape
     padded = height + height % 2
@@ -300,55 +308,75 @@ def _fsds_update(
     complex_dtype = torch.complex128 if preds.dtype == torch.float64 else torch.complex64
     col = _mean_column(height, padded, complex_dtype, device)
     bands = None if num_bands is None else _band_index(padded, width, num_bands, device)
-    eps = float(torch.finfo(preds.dtype).eps)
     use_target = reference == "target"
 
     nums, dens, valids, band_nums, band_dens = [], [], [], [], []
+    num_invalid = 0
     step = _chunk_size(preds)
     for start in range(0, n, step):
-        p = torch.fft.rfft2(preds[start : start + step], s=(padded, width), norm="forward")
-        t = torch.fft.rfft2(target[start : start + step], s=(padded, width), norm="forward")
-        mean_p, std_p = _normalise_spectrum(p, col, height, width)
-        mean_t, std_t = _normalise_spectrum(t, col, height, width)
-        valid = _usable(mean_p, std_p, eps) & _usable(mean_t, std_t, eps)
-        # Safe standard deviations keep invalid pairs finite, so that they cannot produce NaN gradients.
-        std_p = torch.where(valid, std_p, 1.0)
-        std_t = torch.where(valid, std_t, 1.0)
+        chunk_p, chunk_t = preds[start : start + step], target[start : start + step]
+        p, t, std_p, std_t, valid = _spectra(chunk_p, chunk_t, padded, col)
+        # The host synchronisation: once per call off the CPU (one chunk), free on the CPU.
+        bad = int((~valid).sum())
+        if bad:
+            # Recompute the chunk with the invalid pairs zeroed, so that NaN or Inf cannot reach the
+            # gradients of any pair; their scores are masked to NaN at the end.
+            keep = valid[:, None, None, None]
+            chunk_p, chunk_t = torch.where(keep, chunk_p, 0.0), torch.where(keep, chunk_t, 0.0)
+            p, t, std_p, std_t, _ = _spectra(chunk_p, chunk_t, padded, col)
+            num_invalid += bad
         # p / std_p - t / std_t = (p - t * std_p / std_t) / std_p: one pass, the scale goes to the energy.
         diff = torch.addcmul(p, t, (-std_p / std_t)[:, None, None, None])
         d_diff = _integrate(diff)
         d_ref = _integrate(t if use_target else p)
         num_scale = std_p.square().reciprocal()
         den_scale = (std_t if use_target else std_p).square().reciprocal()
-        nums.append(_energy(d_diff) * num_scale)
-        dens.append(_energy(d_ref) * den_scale)
+        e_diff, e_ref = _energy_map(d_diff), _energy_map(d_ref)
+        nums.append(e_diff.sum(1) * num_scale)
+        dens.append(e_ref.sum(1) * den_scale)
         valids.append(valid)
         if bands is not None:
-            band_nums.append(_band_energy(d_diff, bands, num_bands) * num_scale[:, None])
-            band_dens.append(_band_energy(d_ref, bands, num_bands) * den_scale[:, None])
+            band_nums.append(_band_sums(e_diff, bands, num_bands) * num_scale[:, None])
+            band_dens.append(_band_sums(e_ref, bands, num_bands) * den_scale[:, None])
 
     if n == 0:
         empty = preds.new_zeros(0)
         empty_bands = None if num_bands is None else preds.new_zeros(0, num_bands)
         return empty, empty, empty.bool(), empty_bands, empty_bands
+    if num_invalid:
+        _warn_invalid(num_invalid, n)
     num, den, valid = torch.cat(nums), torch.cat(dens), torch.cat(valids)
-    _warn_invalid(valid)
     if bands is None:
         return num, den, valid, None, None
     return num, den, valid, torch.cat(band_nums), torch.cat(band_dens)
 
 
-def _warn_invalid(valid: Tensor) -> None:
-    """One warning when some image pair is invalid (a single host synchronisation)."""
-    bad = int((~valid).sum())
-    if bad:
-        warnings.warn(
-            f"FSDS: {bad} of {valid.numel()} image pair(s) contain a constant image (zero standard deviation, "
-            "which cannot be normalised) or non-finite values (NaN or Inf); they score NaN and are left "
-            "out of every reduction.",
-            UserWarning,
-            stacklevel=3,
-        )
+def _spectra(
+    preds: Tensor, target: Tensor, padded_height: int, col: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Mean-free spectra, standard deviations and validity of a chunk of image pairs.
+
+    Returns:
+        ``(p, t, std_p, std_t, valid)``: the forward-normalised one-sided spectra ``(n, C, H', W//2 + 1)`` of
+        the images padded to ``H'`` rows with their means removed, the ``(n,)`` standard deviations (1.0 for
+        invalid images) and the ``(n,)`` mask of pairs whose two images are finite and not constant.
+    """
+    height, width = preds.shape[-2:]
+    p = torch.fft.rfft2(preds, s=(padded_height, width), norm="forward")
+    t = torch.fft.rfft2(target, s=(padded_height, width), norm="forward")
+    std_p, valid_p, _ = _normalise_spectrum(p, col, height, width)
+    std_t, valid_t, _ = _normalise_spectrum(t, col, height, width)
+    return p, t, std_p, std_t, valid_p & valid_t
+
+
+def _warn_invalid(num_invalid: int, num_pairs: int) -> None:
+    warnings.warn(
+        f"FSDS: {num_invalid} of {num_pairs} image pair(s) contain a constant image (zero standard deviation, "
+        "which cannot be normalised) or non-finite values (NaN or Inf); they score NaN and are left out of "
+        "every reduction.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _fsds_score(num: Tensor, den: Tensor, valid: Tensor) -> Tensor:
@@ -431,7 +459,7 @@ def frequency_spectrum_distribution_similarity(
     The score is invariant to an affine intensity change (positive scale) of either image. float16, bfloat16,
     integer and boolean inputs are computed in float32 (CPU FFTs reject half precision); float64 is kept.
     The function is differentiable with respect to both inputs. float32 results agree with float64 ones
-    to about 1e-3 dB.
+    to a few 1e-4 dB on the bundled photographs.
 
     Example:
         Bicubic x2 super-resolution of a bundled photograph:
@@ -443,9 +471,9 @@ def frequency_spectrum_distribution_similarity(
         >>> lr = F.interpolate(target, scale_factor=0.5, mode="bicubic", antialias=True)
         >>> preds = F.interpolate(lr, scale_factor=2, mode="bicubic")
         >>> frequency_spectrum_distribution_similarity(preds, target).round(decimals=2)
-        tensor(40.1500)
+        tensor(40.1300)
         >>> frequency_spectrum_distribution_similarity(preds, target, reference="preds").round(decimals=2)
-        tensor(40.2200)
+        tensor(40.2000)
         >>> frequency_spectrum_distribution_similarity(target, target)
         tensor(inf)
     """
