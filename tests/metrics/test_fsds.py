@@ -1,0 +1,358 @@
+"""The FSDS torchmetrics class: accumulation, forward, DDP, plotting and TensorBoard."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import pickle
+import socket
+import warnings
+
+import matplotlib
+import pytest
+import torch
+from lightning_utilities.core.rank_zero import rank_zero_only
+
+import hyra_lightning
+from hyra_lightning.functional import frequency_bands, frequency_similarity_curve, fsds
+from hyra_lightning.metrics import FSDS, FrequencySpectrumDistributionSimilarity, band_tag
+
+matplotlib.use("Agg")
+
+
+def random_pair(shape, seed=0, noise=0.1, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    target = torch.rand(shape, generator=gen, dtype=dtype)
+    preds = target + noise * torch.randn(shape, generator=gen, dtype=dtype)
+    return preds, target
+
+
+def test_alias_and_top_level_import():
+    assert FSDS is FrequencySpectrumDistributionSimilarity
+    assert hyra_lightning.FSDS is FSDS
+    assert hyra_lightning.FrequencySpectrumDistributionSimilarity is FSDS
+
+
+def test_class_attributes():
+    metric = FSDS()
+    assert metric.higher_is_better is True
+    assert metric.is_differentiable is True
+    assert metric.full_state_update is False
+    assert metric.num_bands == 16 and metric.reference == "target"
+
+
+@pytest.mark.parametrize("reference", ["target", "preds"])
+def test_accumulation_equals_functional_on_everything(reference):
+    preds, target = random_pair((7, 3, 24, 21), dtype=torch.float64)
+    metric = FSDS(num_bands=6, reference=reference)
+    for chunk in ((0, 3), (3, 4), (4, 7)):
+        metric.update(preds[slice(*chunk)], target[slice(*chunk)])
+    torch.testing.assert_close(
+        metric.compute().double(), fsds(preds, target, reference=reference), rtol=1e-6, atol=0
+    )
+    freqs, values = metric.compute_curve()
+    expected_freqs, expected = frequency_similarity_curve(preds, target, 6, reference=reference)
+    torch.testing.assert_close(freqs.double(), expected_freqs)
+    torch.testing.assert_close(values.double(), expected, rtol=1e-6, atol=0)
+    assert metric.total == 7 and metric.num_excluded == 0
+
+
+def test_accumulation_over_images_of_different_sizes():
+    metric = FSDS(num_bands=4)
+    pairs = [random_pair((2, 3, 16, 16), 1), random_pair((1, 1, 23, 30), 2), random_pair((3, 16, 17), 3)]
+    for preds, target in pairs:
+        metric.update(preds, target)
+    per_image = torch.cat([fsds(p, t, "none") for p, t in pairs])
+    torch.testing.assert_close(metric.compute(), per_image.mean())
+    curves = torch.cat([frequency_similarity_curve(p, t, 4, "none")[1] for p, t in pairs])
+    torch.testing.assert_close(metric.compute_curve()[1], curves.mean(0))
+
+
+def test_forward_equals_update_plus_compute():
+    preds, target = random_pair((6, 3, 16, 16))
+    metric = FSDS(num_bands=4)
+    batch_values = [metric(preds[:2], target[:2]), metric(preds[2:], target[2:])]
+    torch.testing.assert_close(batch_values[0], fsds(preds[:2], target[:2]))
+    torch.testing.assert_close(batch_values[1], fsds(preds[2:], target[2:]))
+    other = FSDS(num_bands=4)
+    other.update(preds[:2], target[:2])
+    other.update(preds[2:], target[2:])
+    torch.testing.assert_close(metric.compute(), other.compute())
+    torch.testing.assert_close(metric.compute_curve()[1], other.compute_curve()[1])
+
+
+def test_forward_is_differentiable():
+    preds, target = random_pair((2, 3, 16, 16))
+    preds.requires_grad_(True)
+    value = FSDS()(preds, target)
+    value.backward()
+    assert preds.grad is not None and torch.isfinite(preds.grad).all() and preds.grad.abs().sum() > 0
+
+
+def test_pickle_clone_and_reset():
+    preds, target = random_pair((3, 3, 16, 16))
+    metric = FSDS(num_bands=5, reference="preds")
+    metric.update(preds, target)
+    for copied in (pickle.loads(pickle.dumps(metric)), metric.clone(), copy.deepcopy(metric)):
+        assert copied.num_bands == 5 and copied.reference == "preds"
+        torch.testing.assert_close(copied.compute(), metric.compute())
+        torch.testing.assert_close(copied.compute_curve()[1], metric.compute_curve()[1])
+        copied.update(preds, target)  # keeps accumulating independently
+    assert metric.total == 3
+    metric.reset()
+    assert metric.total == 0 and metric.band_count.sum() == 0
+    with pytest.warns(UserWarning, match="compute"):
+        assert torch.isnan(metric.compute())
+
+
+def test_bad_image_is_excluded_and_counted():
+    preds, target = random_pair((4, 3, 16, 16))
+    preds[1] = 0.5
+    target[3, 0, 0, 0] = float("nan")
+    metric = FSDS(num_bands=4)
+    with pytest.warns(UserWarning, match="2 of 4"):
+        metric.update(preds, target)
+    assert metric.total == 2 and metric.num_excluded == 2
+    assert (metric.band_count == 2).all()
+    keep = torch.tensor([0, 2])
+    torch.testing.assert_close(metric.compute(), fsds(preds[keep], target[keep]))
+    assert torch.isfinite(metric.compute_curve()[1]).all()
+
+
+def test_identical_images_give_plus_inf():
+    preds, target = random_pair((2, 3, 16, 16))
+    metric = FSDS()
+    metric.update(preds, target)
+    metric.update(target[:1], target[:1])
+    assert torch.isposinf(metric.compute())
+
+
+def test_empty_bands_are_nan_in_the_curve():
+    preds, target = random_pair((2, 1, 4, 4))
+    metric = FSDS(num_bands=64)
+    metric.update(preds, target)
+    values = metric.compute_curve()[1]
+    assert torch.isnan(values).any() and torch.isfinite(values).any()
+    assert torch.isfinite(metric.compute())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"num_bands": 0}, ValueError, "`num_bands`.*0"),
+        ({"num_bands": 3.0}, ValueError, "`num_bands`.*3.0"),
+        ({"reference": "lr"}, ValueError, "`reference`.*'lr'"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        FSDS(**kwargs)
+
+
+def test_bad_tensors_raise_in_update():
+    metric = FSDS()
+    with pytest.raises(ValueError, match="same shape"):
+        metric.update(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(TypeError, match=r"`preds`.*real"):
+        metric.update(torch.rand(1, 3, 8, 8, dtype=torch.complex64), torch.rand(1, 3, 8, 8))
+
+
+def test_low_precision_inputs():
+    preds, target = random_pair((2, 3, 16, 16))
+    metric = FSDS()
+    metric.update(preds.half(), target.bfloat16())
+    expected = fsds(preds.half().float(), target.bfloat16().float())
+    torch.testing.assert_close(metric.compute(), expected)
+
+
+def test_band_helpers():
+    assert band_tag(0) == "band_00" and band_tag(12) == "band_12"
+    metric = FSDS(num_bands=3)
+    torch.testing.assert_close(metric.band_frequencies, frequency_bands(3)[0])
+
+
+# --------------------------------------------------------------------------------------------------------
+# plot
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_plot_default_curve_marks_lr_nyquist():
+    import matplotlib.pyplot as plt
+
+    preds, target = random_pair((2, 3, 32, 32))
+    metric = FSDS(num_bands=8)
+    metric.update(preds, target)
+    fig, ax = metric.plot(scale=4)
+    assert isinstance(fig, plt.Figure) and isinstance(ax, matplotlib.axes.Axes)
+    x, y = ax.lines[0].get_data()
+    assert len(x) == 8
+    torch.testing.assert_close(torch.as_tensor(y, dtype=torch.float32), metric.compute_curve()[1])
+    assert ax.lines[1].get_xdata()[0] == pytest.approx(0.25)
+    plt.close(fig)
+
+
+def test_plot_into_given_axis_with_per_image_curves():
+    import matplotlib.pyplot as plt
+
+    preds, target = random_pair((3, 3, 32, 32))
+    fig, ax = plt.subplots()
+    curve = frequency_similarity_curve(preds, target, 16, "none")
+    out_fig, out_ax = FSDS().plot(curve, ax=ax)
+    assert out_ax is ax and out_fig is fig
+    assert len(ax.lines) == 3
+    plt.close(fig)
+
+
+def test_plot_bad_arguments():
+    metric = FSDS(num_bands=4)
+    with pytest.raises(ValueError, match=r"`scale`.*0"):
+        metric.plot(torch.zeros(4), scale=0)
+    with pytest.raises(ValueError, match=r"`val`.*4 band values.*\(5,\)"):
+        metric.plot(torch.zeros(5))
+
+
+# --------------------------------------------------------------------------------------------------------
+# TensorBoard
+# --------------------------------------------------------------------------------------------------------
+
+
+def _read_events(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    return acc
+
+
+def test_log_to_tensorboard_round_trip(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    preds, target = random_pair((2, 3, 32, 32))
+    metric = FSDS(num_bands=4)
+    metric.update(preds, target)
+    writer = SummaryWriter(log_dir=str(tmp_path))
+    metric.log_to_tensorboard(writer, step=7, scale=2)
+    writer.close()
+    acc = _read_events(tmp_path)
+    scalars = set(acc.Tags()["scalars"])
+    assert scalars == {"fsds/val", "fsds/band_00", "fsds/band_01", "fsds/band_02", "fsds/band_03"}
+    assert acc.Tags()["images"] == ["fsds/curve"]
+    (event,) = acc.Scalars("fsds/val")
+    assert event.step == 7 and event.value == pytest.approx(metric.compute().item(), rel=1e-6)
+    (band,) = acc.Scalars("fsds/band_02")
+    assert band.value == pytest.approx(metric.compute_curve()[1][2].item(), rel=1e-6)
+
+
+def test_log_to_tensorboard_through_a_lightning_logger_and_custom_tags(tmp_path):
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    preds, target = random_pair((2, 3, 16, 16))
+    metric = FSDS(num_bands=2)
+    metric.update(preds, target)
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="run", version=0)
+    metric.log_to_tensorboard(logger, step=1, tag="val_fsds", scalar_name="score")
+    logger.experiment.flush()
+    acc = _read_events(logger.log_dir)
+    assert set(acc.Tags()["scalars"]) == {"val_fsds/score", "val_fsds/band_00", "val_fsds/band_01"}
+    assert acc.Tags()["images"] == ["val_fsds/curve"]
+
+
+class _RecordingWriter:
+    def __init__(self):
+        self.calls = []
+
+    def add_scalar(self, tag, value, step):
+        self.calls.append(("scalar", tag, value, step))
+
+    def add_figure(self, tag, figure, step, close=True):
+        self.calls.append(("figure", tag, None, step))
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
+
+
+def test_log_to_tensorboard_skips_non_finite_values():
+    preds, target = random_pair((1, 1, 4, 4))
+    metric = FSDS(num_bands=64)
+    metric.update(preds, target)
+    writer = _RecordingWriter()
+    metric.log_to_tensorboard(writer, step=3)
+    tags = [c[1] for c in writer.calls]
+    assert "fsds/val" in tags and "fsds/curve" in tags
+    written = [c for c in writer.calls if c[0] == "scalar"]
+    assert all(math.isfinite(c[2]) for c in written)
+    assert len(written) - 1 == int(torch.isfinite(metric.compute_curve()[1]).sum())
+
+
+def test_log_to_tensorboard_is_a_no_op_on_other_ranks(monkeypatch):
+    preds, target = random_pair((1, 3, 16, 16))
+    metric = FSDS(num_bands=2)
+    metric.update(preds, target)
+    writer = _RecordingWriter()
+    monkeypatch.setattr(rank_zero_only, "rank", 1, raising=False)
+    metric.log_to_tensorboard(writer, step=0)
+    assert writer.calls == []
+    monkeypatch.setattr(rank_zero_only, "rank", 0, raising=False)
+    metric.log_to_tensorboard(writer, step=0)
+    assert len(writer.calls) == 4
+
+
+def test_log_to_tensorboard_rejects_other_objects():
+    metric = FSDS()
+    with pytest.raises(TypeError, match=r"`logger_or_writer`.*object"):
+        metric.log_to_tensorboard(object(), step=0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# DDP
+# --------------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        preds, target = random_pair((6, 3, 20, 19))
+        preds[4] = 0.3  # one constant image, on rank 0's share
+        metric = FSDS(num_bands=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for index in range(rank, 6, world_size):
+                metric.update(preds[index : index + 1], target[index : index + 1])
+        score = metric.compute()
+        _, curve = metric.compute_curve()
+        writer = _RecordingWriter()
+        metric.log_to_tensorboard(writer, step=0)  # a collective: every rank calls it, rank 0 writes
+        torch.save(
+            {"score": score, "curve": curve, "local_total": metric.total, "calls": writer.calls},
+            os.path.join(out_dir, f"rank{rank}.pt"),
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.ddp
+def test_ddp_sync_equals_single_process(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    preds, target = random_pair((6, 3, 20, 19))
+    preds[4] = 0.3
+    single = FSDS(num_bands=5)
+    with pytest.warns(UserWarning):
+        single.update(preds, target)
+    for rank in (0, 1):
+        result = torch.load(tmp_path / f"rank{rank}.pt")
+        torch.testing.assert_close(result["score"], single.compute())
+        torch.testing.assert_close(result["curve"], single.compute_curve()[1])
+        assert result["local_total"] in (2, 3)  # states are restored after the sync
+    assert len(torch.load(tmp_path / "rank0.pt")["calls"]) == 1 + 5 + 1
+    assert torch.load(tmp_path / "rank1.pt")["calls"] == []
