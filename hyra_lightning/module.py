@@ -8,7 +8,7 @@ Y-channel tables. PSNR is the mean of per-image PSNRs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -21,7 +21,13 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 
-__all__ = ["SuperResolutionModule", "bicubic_baseline_metrics", "crop_border_pixels", "split_batch"]
+__all__ = [
+    "SuperResolutionModule",
+    "bicubic_baseline_metrics",
+    "crop_border_pixels",
+    "evaluate_upsampler",
+    "split_batch",
+]
 
 _LOSSES = ("l1", "l2")
 _SCHEDULERS = ("none", "step", "cosine")
@@ -70,6 +76,62 @@ def _make_metrics(prefix: str) -> MetricCollection:
 
 
 @torch.no_grad()
+def evaluate_upsampler(
+    upsampler: Callable[[Tensor], Tensor],
+    dataloader: Iterable[Any],
+    scale: int,
+    crop_border: int | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """PSNR, SSIM and FSDS of any upsampler on a validation set, measured as the module measures SR.
+
+    The SR images ``upsampler(lr)`` are clamped to [0, 1], cropped by ``crop_border`` pixels (default:
+    ``scale``) like the HR images, and scored with the same metric objects as
+    :class:`SuperResolutionModule`'s validation, so scores of different upsamplers compare like with like.
+    An ``nn.Module`` is run in eval mode and its own train/eval flags are restored afterwards.
+
+    Args:
+        upsampler: maps ``N x C x h x w`` LR images to ``N x C x sh x sw``; an ``nn.Module`` or a function.
+        dataloader: yields batches as accepted by :func:`split_batch`, with HR images.
+        scale: upsampling factor.
+        crop_border: pixels removed from every side before scoring; ``None`` uses ``scale``.
+        device: where to compute; ``None`` keeps the batches' device.
+
+    Returns:
+        ``{"psnr": ..., "ssim": ..., "fsds": ...}`` as Python floats.
+
+    Raises:
+        ValueError: for batches without HR images or SR images whose shape is not the HR shape.
+    """
+    border = scale if crop_border is None else crop_border
+    metrics = _make_metrics(prefix="")
+    metrics_device: torch.device | None = None
+    flags = {m: m.training for m in upsampler.modules()} if isinstance(upsampler, nn.Module) else {}
+    try:
+        for m in flags:
+            m.eval()
+        for batch in dataloader:
+            lr, hr = split_batch(batch)
+            if hr is None:
+                raise ValueError("Expected `dataloader` batches with HR images, got batches without 'hr'.")
+            if device is not None:
+                lr, hr = lr.to(device), hr.to(device)
+            if metrics_device != hr.device:
+                metrics_device = hr.device
+                metrics = metrics.to(metrics_device)
+            sr = upsampler(lr).float().clamp(0.0, 1.0)
+            if sr.shape != hr.shape:
+                raise ValueError(
+                    f"Expected SR images of the HR shape {tuple(hr.shape)}, got {tuple(sr.shape)} from LR "
+                    f"{tuple(lr.shape)} at scale {scale}."
+                )
+            metrics.update(crop_border_pixels(sr, border), crop_border_pixels(hr.float(), border))
+    finally:
+        for m, flag in flags.items():
+            m.train(flag)
+    return {name: float(value) for name, value in metrics.compute().items()}
+
+
 def bicubic_baseline_metrics(
     dataloader: Iterable[Any],
     scale: int,
@@ -78,10 +140,8 @@ def bicubic_baseline_metrics(
 ) -> dict[str, float]:
     """PSNR, SSIM and FSDS of bicubic upsampling on a validation set, measured as the module measures SR.
 
-    The LR images are upsampled with torch ``interpolate(mode="bicubic", align_corners=False)``, clamped to
-    [0, 1], cropped by ``crop_border`` pixels (default: ``scale``) like the HR images, and scored with the
-    same metric objects as :class:`SuperResolutionModule`'s validation, so "model vs bicubic" compares like
-    with like.
+    The LR images are upsampled with torch ``interpolate(mode="bicubic", align_corners=False)`` and scored
+    by :func:`evaluate_upsampler`, so "model vs bicubic" compares like with like.
 
     Args:
         dataloader: yields batches as accepted by :func:`split_batch`, with HR images.
@@ -99,27 +159,11 @@ def bicubic_baseline_metrics(
         >>> sorted(bicubic_baseline_metrics([{"lr": lr, "hr": hr}], scale=2))
         ['fsds', 'psnr', 'ssim']
     """
-    border = scale if crop_border is None else crop_border
-    metrics = _make_metrics(prefix="")
-    metrics_device: torch.device | None = None
-    for batch in dataloader:
-        lr, hr = split_batch(batch)
-        if hr is None:
-            raise ValueError("Expected `dataloader` batches with HR images, got batches without 'hr'.")
-        if device is not None:
-            lr, hr = lr.to(device), hr.to(device)
-        if metrics_device != hr.device:
-            metrics_device = hr.device
-            metrics = metrics.to(metrics_device)
-        sr = F.interpolate(lr.float(), scale_factor=scale, mode="bicubic", align_corners=False).clamp(
-            0.0, 1.0
-        )
-        if sr.shape != hr.shape:
-            raise ValueError(
-                f"Expected HR images of {scale} times the LR size, got LR {tuple(lr.shape)} and HR {tuple(hr.shape)}."
-            )
-        metrics.update(crop_border_pixels(sr, border), crop_border_pixels(hr.float(), border))
-    return {name: float(value) for name, value in metrics.compute().items()}
+
+    def bicubic(lr: Tensor) -> Tensor:
+        return F.interpolate(lr.float(), scale_factor=scale, mode="bicubic", align_corners=False)
+
+    return evaluate_upsampler(bicubic, dataloader, scale, crop_border, device)
 
 
 class SuperResolutionModule(LightningModule):
