@@ -51,9 +51,11 @@ _REFERENCES = ("target", "preds")
 #: Largest radial frequency of a one-sided spectrum, in Nyquist units (the corner ``fx = fy = 1/2``).
 MAX_RADIAL_FREQUENCY: float = math.sqrt(2.0)
 
-#: On CPU, image pairs are processed in chunks whose one-sided spectrum (one image) takes about this many
-#: bytes; a chunk holds at least one pair. Chosen from ``benchmarks/bench_fsds.py``.
-CPU_CHUNK_BYTES: int = 2 * 2**20
+#: On CPU, image pairs are processed in chunks whose one-sided spectrum (of one image of each pair) takes
+#: about this many bytes, so that the memory-bound integration passes run in cache. A chunk also holds at least
+#: ``2 * torch.get_num_threads()`` 2-D transforms (images times channels), to keep every thread of the FFT busy.
+#: Chosen with ``benchmarks/bench_fsds.py --chunk-sweep``.
+CPU_CHUNK_BYTES: int = 4 * 2**20
 
 #: An image whose standard deviation is at most this many machine epsilons times the magnitude of its mean
 #: is treated as constant: its normalised version would be rounding noise.
@@ -205,15 +207,20 @@ def _mean_column(height: int, padded_height: int, dtype: torch.dtype, device: to
     return col.to(device=device, dtype=dtype)
 
 
-def _squared_norm(x: Tensor, dim: tuple[int, ...]) -> Tensor:
-    """Sum of squared magnitudes of a complex tensor over ``dim``.
+def _energy(x: Tensor) -> Tensor:
+    """Sum of squared magnitudes ``(N,)`` of a complex ``(N, C, rows, cols)`` tensor, in float64.
 
-    ``torch.linalg.vector_norm`` is faster but accumulates float32 sequentially (relative errors of 1e-3 on
-    a megapixel), and FSDS is sensitive to the normalisation of the images to the 1e-7 level; ``sum`` uses
-    cascade summation.
+    Row norms in the working precision (short vectorised reductions, accurate to about 1e-9 relative), then a
+    float64 sum of their squares. A single float32 ``vector_norm`` over a megapixel is off by 1e-4 relative,
+    and FSDS is sensitive to the normalisation of the images at the 1e-7 level.
     """
-    real_dims = tuple(d if d >= 0 else d - 1 for d in dim)
-    return torch.view_as_real(x).square().sum((*real_dims, -1))
+    rows = torch.linalg.vector_norm(torch.view_as_real(x), dim=(-2, -1))
+    return rows.to(torch.float64).square().sum((1, 2))
+
+
+def _column_energy(column: Tensor) -> Tensor:
+    """Sum of squared magnitudes ``(N,)`` of a complex ``(N, C, rows)`` column, in float64."""
+    return torch.view_as_real(column).to(torch.float64).square().sum((1, 2, 3))
 
 
 def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -226,22 +233,23 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
         width: width ``W``.
 
     Returns:
-        ``(std, valid, mean)``, each of shape ``(N,)``: the unbiased standard deviation over the ``C * H * W``
-        values of every image (computed with Parseval's identity; 1.0 where the image is not ``valid``), whether
-        the image is finite and not constant (see :data:`CONSTANT_TOLERANCE_EPS`), and its mean.
+        ``(std, valid, mean)``, each of shape ``(N,)`` and float64: the unbiased standard deviation over the
+        ``C * H * W`` values of every image (computed with Parseval's identity; 1.0 where the image is not
+        ``valid``), whether the image is finite and not constant (see :data:`CONSTANT_TOLERANCE_EPS`), and
+        its mean.
     """
     channels, padded_height = spec.shape[1], spec.shape[2]
     numel = channels * height * width
     bins = padded_height * width
-    mean = spec[:, :, 0, 0].real.sum(1) * (bins / numel)
-    spec[..., 0] -= mean[:, None, None] * col
+    mean = spec[:, :, 0, 0].real.to(torch.float64).sum(1) * (bins / numel)
+    spec[..., 0] -= mean.to(spec.real.dtype)[:, None, None] * col
     # Parseval over the full spectrum: columns 1 .. ceil(W/2) - 1 appear twice, column 0 and (W even)
     # column W/2 once.
-    energy = 2 * _squared_norm(spec, (1, 2, 3)) - _squared_norm(spec[..., 0], (1, 2))
+    energy = 2 * _energy(spec) - _column_energy(spec[..., 0])
     if width % 2 == 0:
-        energy = energy - _squared_norm(spec[..., -1], (1, 2))
+        energy = energy - _column_energy(spec[..., -1])
     var = energy * (bins / (numel - 1))
-    eps = torch.finfo(var.dtype).eps
+    eps = torch.finfo(spec.real.dtype).eps
     valid = (
         torch.isfinite(mean) & torch.isfinite(var) & (var > (CONSTANT_TOLERANCE_EPS * eps * mean).square())
     )
@@ -249,18 +257,24 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
     return torch.where(valid, var, 1.0).sqrt(), valid, mean
 
 
-def _integrate(spec: Tensor) -> tuple[Tensor, Tensor]:
+def _integrate(spec: Tensor, inplace: bool = False) -> tuple[Tensor, Tensor]:
     """Integrated half-spectra of a one-sided spectrum ``(N, C, H', W//2 + 1)``.
+
+    Args:
+        spec: the spectrum.
+        inplace: integrate the non-negative half inside ``spec`` (which then holds ``P`` in its top half)
+            instead of in a new tensor.
 
     Returns:
         ``(P, Q)``, each ``(N, C, H'/2, W//2 + 1)``: the rows ``[0, H'/2)`` and the rows ``[H'/2, H')`` in
-        flipped order, each integrated along rows then columns. Two and a half passes over the spectrum,
-        one allocation of its size.
+        flipped order, each integrated along rows and columns (the two cumulative sums commute; the column
+        sums come first because an out-of-place pass along the contiguous dimension is the cheaper one).
     """
     half = spec.shape[2] // 2
-    top = spec[:, :, :half].cumsum(2)
-    bottom = spec[:, :, half:].flip(2).cumsum_(2)
-    return top.cumsum_(3), bottom.cumsum_(3)
+    top = spec[:, :, :half]
+    top = top.cumsum_(3) if inplace else top.cumsum(3)
+    bottom = spec[:, :, half:].flip(2).cumsum_(3)
+    return top.cumsum_(2), bottom.cumsum_(2)
 
 
 def _energy_map(halves: tuple[Tensor, Tensor]) -> Tensor:
@@ -271,7 +285,7 @@ def _energy_map(halves: tuple[Tensor, Tensor]) -> Tensor:
 def _band_sums(energy: Tensor, band_index: Tensor, num_bands: int) -> Tensor:
     """Per-band sums ``(N, num_bands)`` of an energy map, accumulated in float64."""
     out = energy.new_zeros(energy.shape[0], num_bands, dtype=torch.float64)
-    return out.index_add_(1, band_index, energy.to(torch.float64)).to(energy.dtype)
+    return out.index_add_(1, band_index, energy.to(torch.float64))
 
 
 def _chunk_size(preds: Tensor) -> int:
@@ -281,7 +295,8 @@ def _chunk_size(preds: Tensor) -> int:
         return max(n, 1)
     c, h, w = preds.shape[1:]
     per_image = c * (h + h % 2) * (w // 2 + 1) * 2 * preds.element_size()
-    return max(1, min(n, CPU_CHUNK_BYTES // per_image))
+    balanced = -(-2 * torch.get_num_threads() // c)
+    return max(1, min(n, max(CPU_CHUNK_BYTES // per_image, balanced)))
 
 
 def _fsds_update(
@@ -309,6 +324,8 @@ def _fsds_update(
     col = _mean_column(height, padded, complex_dtype, device)
     bands = None if num_bands is None else _band_index(padded, width, num_bands, device)
     use_target = reference == "target"
+    # Without autograd, the spectra can be overwritten (fewer fresh allocations of spectrum size).
+    inplace = not (torch.is_grad_enabled() and (preds.requires_grad or target.requires_grad))
 
     nums, dens, valids, band_nums, band_dens = [], [], [], [], []
     num_invalid = 0
@@ -325,19 +342,22 @@ def _fsds_update(
             chunk_p, chunk_t = torch.where(keep, chunk_p, 0.0), torch.where(keep, chunk_t, 0.0)
             p, t, std_p, std_t, _ = _spectra(chunk_p, chunk_t, padded, col)
             num_invalid += bad
-        # p / std_p - t / std_t = (p - t * std_p / std_t) / std_p: one pass, the scale goes to the energy.
-        diff = torch.addcmul(p, t, (-std_p / std_t)[:, None, None, None])
-        d_diff = _integrate(diff)
-        d_ref = _integrate(t if use_target else p)
-        num_scale = std_p.square().reciprocal()
-        den_scale = (std_t if use_target else std_p).square().reciprocal()
-        e_diff, e_ref = _energy_map(d_diff), _energy_map(d_ref)
-        nums.append(e_diff.sum(1) * num_scale)
-        dens.append(e_ref.sum(1) * den_scale)
+        # p / std_p - t / std_t = (p - t * std_p / std_t) / std_p = -(t - p * std_t / std_p) / std_t: one
+        # pass on the spectrum that is not the reference (overwritten when no gradient is needed), with the
+        # scale moved to the energy.
+        ref, other, std_ref, std_other = (t, p, std_t, std_p) if use_target else (p, t, std_p, std_t)
+        ratio = (std_other / std_ref).to(preds.dtype)[:, None, None, None]
+        diff = other.addcmul_(ref, -ratio) if inplace else torch.addcmul(other, ref, -ratio)
+        d_diff = _integrate(diff, inplace=True)
+        d_ref = _integrate(ref, inplace=inplace)
+        num_scale = std_other.square().reciprocal()
+        den_scale = std_ref.square().reciprocal()
+        nums.append((_energy(d_diff[0]) + _energy(d_diff[1])) * num_scale)
+        dens.append((_energy(d_ref[0]) + _energy(d_ref[1])) * den_scale)
         valids.append(valid)
         if bands is not None:
-            band_nums.append(_band_sums(e_diff, bands, num_bands) * num_scale[:, None])
-            band_dens.append(_band_sums(e_ref, bands, num_bands) * den_scale[:, None])
+            band_nums.append(_band_sums(_energy_map(d_diff), bands, num_bands) * num_scale[:, None])
+            band_dens.append(_band_sums(_energy_map(d_ref), bands, num_bands) * den_scale[:, None])
 
     if n == 0:
         empty = preds.new_zeros(0)
@@ -345,10 +365,11 @@ def _fsds_update(
         return empty, empty, empty.bool(), empty_bands, empty_bands
     if num_invalid:
         _warn_invalid(num_invalid, n)
-    num, den, valid = torch.cat(nums), torch.cat(dens), torch.cat(valids)
+    dtype = preds.dtype
+    num, den, valid = torch.cat(nums).to(dtype), torch.cat(dens).to(dtype), torch.cat(valids)
     if bands is None:
         return num, den, valid, None, None
-    return num, den, valid, torch.cat(band_nums), torch.cat(band_dens)
+    return num, den, valid, torch.cat(band_nums).to(dtype), torch.cat(band_dens).to(dtype)
 
 
 def _spectra(

@@ -244,11 +244,35 @@ def test_batched_equals_per_image_and_chunking_does_not_matter(monkeypatch):
     pairs = list(zip(preds, target, strict=True))
     per_image = torch.cat([fsds(p, t, "none") for p, t in pairs])
     per_image_curves = torch.cat([frequency_similarity_curve(p, t, 6, "none")[1] for p, t in pairs])
-    for chunk_bytes in (1, 3 * 3 * 34 * 11 * 16 * 3, 1 << 40):
-        monkeypatch.setattr(fs, "CPU_CHUNK_BYTES", chunk_bytes)
+    for chunk in (1, 3, 7):
+        monkeypatch.setattr(fs, "_chunk_size", lambda _, chunk=chunk: chunk)
         torch.testing.assert_close(fsds(preds, target, "none"), per_image, rtol=0, atol=1e-10)
         _, curves = frequency_similarity_curve(preds, target, 6, "none")
         torch.testing.assert_close(curves, per_image_curves, rtol=0, atol=1e-10)
+
+
+def test_chunk_policy(monkeypatch):
+    big = torch.empty(5, 3, 1020, 1020)  # 12.5 MB of spectrum per image: one image per budget
+    small = torch.empty(40, 3, 64, 64)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert fs._chunk_size(big) == 1
+    assert fs._chunk_size(small) == min(40, fs.CPU_CHUNK_BYTES // (3 * 64 * 33 * 8))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert fs._chunk_size(big) == 3  # at least 2 transforms per thread
+    assert fs._chunk_size(big[:2]) == 2
+
+
+@pytest.mark.parametrize("reference", ["target", "preds"])
+def test_autograd_path_gives_the_same_values(reference):
+    """With autograd the spectra are not overwritten in place; the numbers must not change."""
+    preds, target = random_pair((3, 3, 17, 16))
+    plain = frequency_similarity_curve(preds, target, 5, "none", reference)[1]
+    plain_scores = fsds(preds, target, "none", reference)
+    tracked = frequency_similarity_curve(preds.requires_grad_(True), target, 5, "none", reference)[1]
+    tracked_scores = fsds(preds, target, "none", reference)
+    assert tracked.requires_grad and tracked_scores.requires_grad
+    torch.testing.assert_close(tracked.detach(), plain, rtol=0, atol=0)
+    torch.testing.assert_close(tracked_scores.detach(), plain_scores, rtol=0, atol=0)
 
 
 def test_noncontiguous_inputs():
