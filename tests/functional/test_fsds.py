@@ -19,6 +19,17 @@ from hyra_lightning.functional import (
     fsds,
 )
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests run many small transforms; with other processes busy on a 2-core runner, OpenMP barriers
+    make every small op wait for a time slice. One thread keeps them fast and their timing predictable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------------------------------------
 # reference implementation, written from the definition (one image at a time, float64, NumPy)
 # --------------------------------------------------------------------------------------------------------

@@ -21,6 +21,16 @@ from hyra_lightning.metrics import FSDS, FrequencySpectrumDistributionSimilarity
 matplotlib.use("Agg")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests run many small transforms; with other processes busy on a 2-core runner, OpenMP barriers
+    make every small op wait for a time slice. One thread keeps them fast and their timing predictable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def random_pair(shape, seed=0, noise=0.1, dtype=torch.float32):
     gen = torch.Generator().manual_seed(seed)
     target = torch.rand(shape, generator=gen, dtype=dtype)
@@ -318,6 +328,7 @@ def _free_port() -> int:
 def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
 
+    torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
     try:
         preds, target = random_pair((6, 3, 20, 19))
