@@ -16,6 +16,9 @@ Implementation notes (none of them changes the result beyond rounding):
   and a zero row is appended), the standard deviation comes from Parseval's identity, and the scale factors
   are folded into the combination of the two spectra;
 - the odd-height zero row is appended by the transform itself (``s=``), on the input's device;
+- energies are summed as float32 row norms whose squares are added in float64: FSDS is sensitive to the
+  normalisation at the 1e-7 level, and a one-shot float32 reduction over a megapixel is not that accurate;
+- without autograd the spectra are overwritten in place (fewer fresh allocations); with it, nothing is;
 - on CPU, image pairs are processed in cache-sized chunks (the integrations are memory-bound); on other
   devices the whole batch is processed at once;
 - the only host synchronisation is one check per chunk of whether some pair is invalid (constant or
