@@ -493,3 +493,10 @@ def test_nearly_constant_image_is_not_treated_as_constant():
 
 def test_alias():
     assert fsds is frequency_spectrum_distribution_similarity
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(fs, verbose=False)
+    assert result.attempted > 0 and result.failed == 0

@@ -367,3 +367,15 @@ def test_ddp_sync_equals_single_process(tmp_path):
         assert result["local_total"] in (2, 3)  # states are restored after the sync
     assert len(torch.load(tmp_path / "rank0.pt")["calls"]) == 1 + 5 + 1
     assert torch.load(tmp_path / "rank1.pt")["calls"] == []
+
+
+def test_docstring_examples():
+    import doctest
+
+    import matplotlib.pyplot as plt
+
+    import hyra_lightning.metrics.fsds as module
+
+    result = doctest.testmod(module, verbose=False)
+    plt.close("all")
+    assert result.attempted > 0 and result.failed == 0
