@@ -174,8 +174,9 @@ class SuperResolutionModule(LightningModule):
     - ``training_step`` minimises the loss between ``model(lr)`` and ``hr``; logs ``train/loss``.
     - ``validation_step`` / ``test_step`` score ``model(lr).clamp(0, 1)`` against ``hr`` after cropping
       ``crop_border`` pixels, logging ``val/psnr``, ``val/ssim``, ``val/fsds`` and ``val/loss`` (``test/...``
-      in testing), and return ``{"preds": sr, "target": hr}`` (the clamped SR, uncropped) for the
-      monitor callbacks.
+      in testing), and return ``{"preds": sr, "target": hr}``, the clamped and cropped images the metrics
+      saw, so that :class:`~hyra_lightning.callbacks.FrequencySimilarityMonitor`'s ``fsds/val`` equals
+      ``val/fsds``.
     - ``predict_step`` returns the clamped SR images.
 
     Args:
@@ -301,14 +302,14 @@ class SuperResolutionModule(LightningModule):
     def _evaluate(self, batch: Any, metrics: MetricCollection, prefix: str) -> dict[str, Tensor]:
         sr, hr = self._forward_pair(batch)
         self.log(f"{prefix}loss", self._loss(sr, hr), on_step=False, on_epoch=True, batch_size=hr.shape[0])
-        sr = sr.detach().float().clamp(0.0, 1.0)
-        hr = hr.float()
-        metrics.update(crop_border_pixels(sr, self.crop_border), crop_border_pixels(hr, self.crop_border))
+        sr = crop_border_pixels(sr.detach().float().clamp(0.0, 1.0), self.crop_border)
+        hr = crop_border_pixels(hr.float(), self.crop_border)
+        metrics.update(sr, hr)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=prefix == "val/")
         return {"preds": sr, "target": hr}
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
-        """Score the clamped SR output; returns ``{"preds": sr, "target": hr}`` (uncropped)."""
+        """Score the clamped SR output; returns ``{"preds": sr, "target": hr}`` as scored (cropped)."""
         return self._evaluate(batch, self.val_metrics, "val/")
 
     def test_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
