@@ -61,7 +61,8 @@ class HyRAMonitor(Callback):
 
     Args:
         num_images: how many images of the first validation batch to analyse (fewer if the batch is smaller).
-        images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch.
+        images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch (a
+            tensor, so from Python; a YAML config leaves it out and the first validation batch is used).
         hr_images: HR images ``(N, C, s*h, s*w)`` or ``(C, s*h, s*w)`` matching ``images`` (optional).
         every_n_epochs: run at the end of every this many validation runs (not counting the sanity check).
         boundary: how the linear part treats the outside of the image: ``"zero"`` (zero padding, exact for
