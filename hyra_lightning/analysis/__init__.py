@@ -3,6 +3,8 @@
 from hyra_lightning.analysis.display import (
     crop_center,
     enlarge,
+    hyra_panel,
+    impulse_response_image,
     log_magnitude_spectrum,
     make_panel,
     signed_colormap,
@@ -27,7 +29,9 @@ __all__ = [
     "enlarge",
     "evaluation_context",
     "hyra_decompose",
+    "hyra_panel",
     "impulse_response",
+    "impulse_response_image",
     "infer_scale",
     "linear_response",
     "log_magnitude_spectrum",

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from hyra_lightning.spectral import to_fft_float
 
-__all__ = ["crop_center", "enlarge", "log_magnitude_spectrum", "make_panel", "signed_colormap"]
+if TYPE_CHECKING:
+    from hyra_lightning.analysis.hyra import HyRAResult
+    from hyra_lightning.analysis.impulse import ImpulseResponse
+
+__all__ = [
+    "crop_center",
+    "enlarge",
+    "hyra_panel",
+    "impulse_response_image",
+    "log_magnitude_spectrum",
+    "make_panel",
+    "signed_colormap",
+]
 
 #: End colours of :func:`signed_colormap` (a blue-white-red diverging map, close to matplotlib's "RdBu_r").
 NEGATIVE_RGB = (0.129, 0.400, 0.675)
@@ -215,3 +228,73 @@ def make_panel(rows: Sequence[Sequence[Tensor]], gap: int = 2, pad_value: float 
             x += iw + gap
         y += height + gap
     return panel
+
+
+def _as_rgb(img: Tensor) -> Tensor:
+    """A ``3 x H x W`` view of a ``(H, W)``, 1- or 3-channel image (grey images repeated)."""
+    if img.ndim == 2:
+        img = img[None]
+    if img.shape[0] == 1:
+        img = img.expand(3, -1, -1)
+    return img
+
+
+def impulse_response_image(response: ImpulseResponse, crop_radius: int = 3, zoom: int = 8) -> Tensor:
+    """The luminance impulse response around its centre, in the signed colour map, enlarged to be read.
+
+    This is the ``impulse/response`` image of :class:`~hyra_lightning.callbacks.ImpulseResponseMonitor`: the
+    window of ``crop_radius`` LR pixels (``crop_radius * scale`` HR pixels) on each side of the response
+    centre, mapped with :func:`signed_colormap` (negative lobes blue, zero white, positive red) and enlarged
+    ``zoom`` times with nearest-neighbour interpolation.
+
+    Args:
+        response: a measured :class:`~hyra_lightning.analysis.ImpulseResponse`.
+        crop_radius: half-width of the window in LR pixels (>= 1).
+        zoom: enlargement factor (>= 1).
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+    """
+    for name, value in (("crop_radius", crop_radius), ("zoom", zoom)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
+    g = response.luminance.detach().float().cpu()
+    window = crop_center(g, response.center, crop_radius * response.scale)
+    return enlarge(signed_colormap(window), zoom)
+
+
+def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
+    """The two-row HyRA panel of one image: images on top, their log-magnitude spectra below.
+
+    Top row: the LR image enlarged to the HR size with nearest-neighbour interpolation (its pixels stay
+    visible), the affine part ``B + H(x)`` clamped to [0, 1], the non-linear part ``G(x)`` (channel mean) in
+    :func:`signed_colormap`, the SR output clamped to [0, 1], and the HR image when the result has one.
+    Bottom row: :func:`log_magnitude_spectrum` of each image above it (of ``G`` itself, not its colour map).
+    This is the ``hyra/sample_<i>`` image of :class:`~hyra_lightning.callbacks.HyRAMonitor`.
+
+    Args:
+        result: a :class:`~hyra_lightning.analysis.HyRAResult`.
+        index: which image of the batch.
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+    """
+    n = result.sr.shape[0]
+    if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
+        raise ValueError(f"Expected `index` to be an integer in [0, {n}), got {index!r}.")
+    sr = result.sr[index].detach().float().cpu()
+    affine = (result.baseline[index] + result.linear[index]).detach().float().cpu()
+    nonlinear = result.nonlinear[index].detach().float().cpu()
+    lr_up = enlarge(result.lr[index].detach().float().cpu(), result.scale)
+    top = [lr_up.clamp(0, 1), affine.clamp(0, 1), signed_colormap(nonlinear.mean(dim=0)), sr.clamp(0, 1)]
+    bottom = [
+        log_magnitude_spectrum(lr_up),
+        log_magnitude_spectrum(affine),
+        log_magnitude_spectrum(nonlinear),
+        log_magnitude_spectrum(sr),
+    ]
+    if result.hr is not None:
+        hr = result.hr[index].detach().float().cpu()
+        top.append(hr.clamp(0, 1))
+        bottom.append(log_magnitude_spectrum(hr))
+    return make_panel([[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]])

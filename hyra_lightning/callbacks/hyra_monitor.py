@@ -24,7 +24,7 @@ from hyra_lightning.callbacks._sink import (
 )
 
 if TYPE_CHECKING:
-    from hyra_lightning.analysis import HyRAResult, ImpulseResponse
+    from hyra_lightning.analysis import ImpulseResponse
 
 __all__ = ["HyRAMonitor"]
 
@@ -254,7 +254,7 @@ class HyRAMonitor(Callback):
                     category=UserWarning,
                 )
             return
-        from hyra_lightning.analysis import hyra_decompose
+        from hyra_lightning.analysis import hyra_decompose, hyra_panel
 
         model = resolve_model(pl_module, self.submodule)
         options = ProbeOptions(
@@ -298,39 +298,7 @@ class HyRAMonitor(Callback):
         self._sink.log_scalars(trainer, scalars, step)
         if self.log_images and self._sink.wants_media(trainer):
             for i in range(result.sr.shape[0]):
-                self._sink.log_image(trainer, f"hyra/sample_{i}", _panel(result, i), step)
-
-
-def _panel(result: HyRAResult, i: int) -> Tensor:
-    """The two-row panel of sample ``i``: images on top, their log-magnitude spectra below."""
-    from hyra_lightning.analysis import enlarge, log_magnitude_spectrum, make_panel, signed_colormap
-
-    sr = result.sr[i].detach().float().cpu()
-    affine = (result.baseline[i] + result.linear[i]).detach().float().cpu()
-    nonlinear = result.nonlinear[i].detach().float().cpu()
-    lr = result.lr[i].detach().float().cpu()
-    lr_up = enlarge(lr, result.scale)
-    top = [lr_up.clamp(0, 1), affine.clamp(0, 1), signed_colormap(nonlinear.mean(dim=0)), sr.clamp(0, 1)]
-    bottom = [
-        log_magnitude_spectrum(lr_up),
-        log_magnitude_spectrum(affine),
-        log_magnitude_spectrum(nonlinear),
-        log_magnitude_spectrum(sr),
-    ]
-    if result.hr is not None:
-        hr = result.hr[i].detach().float().cpu()
-        top.append(hr.clamp(0, 1))
-        bottom.append(log_magnitude_spectrum(hr))
-    return make_panel([[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]])
-
-
-def _as_rgb(img: Tensor) -> Tensor:
-    """A ``3 x H x W`` view of a 1- or 3-channel image (grey images repeated), for the panel."""
-    if img.ndim == 2:
-        img = img[None]
-    if img.shape[0] == 1:
-        img = img.expand(3, -1, -1)
-    return img
+                self._sink.log_image(trainer, f"hyra/sample_{i}", hyra_panel(result, i), step)
 
 
 def _check_images(images: Tensor | None, hr_images: Tensor | None) -> tuple[Tensor | None, Tensor | None]:

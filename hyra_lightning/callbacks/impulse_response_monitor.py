@@ -269,19 +269,16 @@ class ImpulseResponseMonitor(Callback):
             self._log_media(trainer, response, step)
 
     def _log_media(self, trainer: pl.Trainer, response: ImpulseResponse, step: int) -> None:
-        from hyra_lightning.analysis import (
-            crop_center,
-            enlarge,
-            log_magnitude_spectrum,
-            magnitude_profiles,
-            signed_colormap,
-        )
+        from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
 
-        g = response.luminance.detach().float().cpu()
-        radius = self.crop_radius * response.scale
-        window = crop_center(g, response.center, radius)
-        self._sink.log_image(trainer, "impulse/response", enlarge(signed_colormap(window), self.zoom), step)
-        self._sink.log_image(trainer, "impulse/spectrum", log_magnitude_spectrum(g), step)
+        image = impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
+        self._sink.log_image(trainer, "impulse/response", image, step)
+        self._sink.log_image(
+            trainer,
+            "impulse/spectrum",
+            log_magnitude_spectrum(response.luminance.detach().float().cpu()),
+            step,
+        )
         freqs, m_h, m_v = magnitude_profiles(response)
         fig = _profile_figure(freqs, m_h, m_v, response.scale, step)
         self._sink.log_figure(trainer, "impulse/profile", fig, step)

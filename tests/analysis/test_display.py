@@ -128,3 +128,29 @@ def test_crop_center():
         crop_center(img, (4.0, 4.0), -1)
     with pytest.raises(ValueError, match="outside"):
         crop_center(img, (40.0, 4.0), 2)
+
+
+def test_impulse_response_image_and_hyra_panel_shapes_and_range():
+    from hyra_lightning.analysis import hyra_decompose, hyra_panel, impulse_response, impulse_response_image
+    from hyra_lightning.models import BicubicUpsampler
+
+    model = BicubicUpsampler(2)
+    response = impulse_response(model, in_channels=3)
+    img = impulse_response_image(response, crop_radius=3, zoom=4)
+    # window of +-3 LR pixels = +-6 HR pixels around the half-pixel centre: 12 or 13 pixels, enlarged x4
+    assert img.shape[0] == 3 and img.shape[1] == img.shape[2] and img.shape[1] in (48, 52)
+    assert 0.0 <= img.min() and img.max() <= 1.0
+    # the bicubic response has negative lobes: some pixels are bluer than white
+    assert (img[2] > img[0] + 0.05).any()
+
+    lr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    hr = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    result = hyra_decompose(model, lr, hr=hr, response=response)
+    panel = hyra_panel(result, 1)
+    # two rows of five 32x32 images with 2-pixel gaps
+    assert panel.shape == (3, 2 * 32 + 3 * 2, 5 * 32 + 6 * 2)
+    assert 0.0 <= panel.min() and panel.max() <= 1.0
+    with pytest.raises(ValueError, match="index"):
+        hyra_panel(result, 2)
+    with pytest.raises(ValueError, match="zoom"):
+        impulse_response_image(response, zoom=0)
