@@ -33,6 +33,9 @@ __all__ = [
 NEGATIVE_RGB = (0.129, 0.400, 0.675)
 POSITIVE_RGB = (0.698, 0.094, 0.169)
 
+#: Smallest half-range of the non-linear part's colour map in :func:`hyra_panel` (image values in [0, 1]).
+NONLINEAR_VMAX_FLOOR = 0.05
+
 
 def _check_image(x: Tensor, name: str, channels: tuple[int, ...] | None = None) -> Tensor:
     if not isinstance(x, Tensor) or x.ndim not in (2, 3):
@@ -269,7 +272,10 @@ def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
     Top row: the LR image enlarged to the HR size with nearest-neighbour interpolation (its pixels stay
     visible), the affine part ``B + H(x)`` clamped to [0, 1], the non-linear part ``G(x)`` (channel mean) in
     :func:`signed_colormap`, the SR output clamped to [0, 1], and the HR image when the result has one.
-    Bottom row: :func:`log_magnitude_spectrum` of each image above it (of ``G`` itself, not its colour map).
+    The colour map of ``G`` spans ``+-max(max|G|, NONLINEAR_VMAX_FLOOR)`` (0.05), so that rounding noise of
+    a linear model does not fill the whole range. Bottom row: :func:`log_magnitude_spectrum` of each image
+    above it (of ``G`` itself, not its colour map), all relative to the largest non-zero-frequency
+    magnitude of the SR image, so that their levels compare (the zero frequency saturates to white).
     This is the ``hyra/sample_<i>`` image of :class:`~hyra_lightning.callbacks.HyRAMonitor`.
 
     Args:
@@ -286,15 +292,19 @@ def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
     affine = (result.baseline[index] + result.linear[index]).detach().float().cpu()
     nonlinear = result.nonlinear[index].detach().float().cpu()
     lr_up = enlarge(result.lr[index].detach().float().cpu(), result.scale)
-    top = [lr_up.clamp(0, 1), affine.clamp(0, 1), signed_colormap(nonlinear.mean(dim=0)), sr.clamp(0, 1)]
-    bottom = [
-        log_magnitude_spectrum(lr_up),
-        log_magnitude_spectrum(affine),
-        log_magnitude_spectrum(nonlinear),
-        log_magnitude_spectrum(sr),
-    ]
+    g = nonlinear.mean(dim=0)
+    vmax = max(float(g.abs().max()), NONLINEAR_VMAX_FLOOR)
+    top = [lr_up.clamp(0, 1), affine.clamp(0, 1), signed_colormap(g, vmax=vmax), sr.clamp(0, 1)]
+    # One reference level for the whole row, so that a small non-linear part looks small.
+    # The SR spectrum's peak away from the zero frequency (the mean would dominate everything else).
+    sr_mag = torch.fft.fft2(to_fft_float(sr)).abs().mean(0)
+    sr_mag[0, 0] = 0
+    ref = float(sr_mag.max())
+    ref = ref if ref > 0 else None
+    spectra = [lr_up, affine, nonlinear, sr]
     if result.hr is not None:
         hr = result.hr[index].detach().float().cpu()
         top.append(hr.clamp(0, 1))
-        bottom.append(log_magnitude_spectrum(hr))
+        spectra.append(hr)
+    bottom = [log_magnitude_spectrum(img, reference=ref) for img in spectra]
     return make_panel([[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]])
