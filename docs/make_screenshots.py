@@ -31,11 +31,11 @@ SHOTS: list[tuple[str, str, tuple[int, int]]] = [
     (
         "dashboard_impulse_scalars.png",
         "scalars&tagFilter=impulse%2F(dc_gain|cutoff$|sinc|negative)&_smoothingWeight=0",
-        (1500, 900),
+        (1500, 700),
     ),
     ("dashboard_impulse_images.png", "images&tagFilter=impulse%2F", (1500, 1000)),
     ("dashboard_hyra_images.png", "images&tagFilter=hyra%2Fsample_0", (1500, 900)),
-    ("dashboard_hyra_scalars.png", "scalars&tagFilter=hyra%2F&_smoothingWeight=0", (1500, 900)),
+    ("dashboard_hyra_scalars.png", "scalars&tagFilter=hyra%2F&_smoothingWeight=0", (1500, 700)),
     ("dashboard_fsds_curve.png", "images&tagFilter=fsds%2Fcurve", (1500, 900)),
     ("dashboard_fsds_bands.png", "custom_scalars&_smoothingWeight=0", (1500, 900)),
 ]
@@ -93,12 +93,15 @@ def main(argv: list[str] | None = None) -> None:
     logdir = args.logdir if any(args.logdir.glob("events.out.tfevents.*")) else _latest_run(args.logdir)
     args.out.mkdir(parents=True, exist_ok=True)
 
+    # TensorBoard shows the logdir it was given: pass it relative to the current folder when it lies below it.
+    logdir = logdir.resolve()
+    shown = logdir.relative_to(Path.cwd()) if logdir.is_relative_to(Path.cwd()) else logdir
     port = _free_port()
     tb = subprocess.Popen(
         [
             "tensorboard",
             "--logdir",
-            str(logdir),
+            str(shown),
             "--host",
             "127.0.0.1",
             "--port",

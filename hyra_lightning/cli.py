@@ -99,7 +99,7 @@ def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataM
         f"    sinc_similarity  {desc.sinc_similarity:7.3f}   (1.0 = ideal sinc)",
         f"    negative_lobe    {desc.negative_lobe:7.3f}   (separable sinc: 0.217)",
         f"    stopband_leakage {desc.stopband_leakage:7.3f}   (ideal: 0)",
-        "  HyRA on the first validation crops:",
+        f"  HyRA on the first {n} validation crops (whole crops, borders included):",
         f"    nonlinear_energy_ratio {hs['nonlinear_energy_ratio']:.4f}",
         f"    hf_injection           {hs['hf_injection']:.4f}   (share of the high frequencies made by the non-linear part)",
     ]

@@ -72,3 +72,11 @@ def test_scale_mismatch_between_data_and_model_is_reported(tmp_path):
     with pytest.raises((ValueError, SystemExit), match=r"scale") as exc:
         run_cli(["fit", "--config", str(bad)])
     assert exc is not None
+
+
+@pytest.mark.parametrize("config", sorted((QUICKSTART.parent).glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_parses(config):
+    cfg = yaml.safe_load(_print_config(["fit", "--config", str(config)]))
+    callbacks = [cb["class_path"] for cb in cfg["trainer"]["callbacks"]]
+    assert sum(path.startswith("hyra_lightning.callbacks.") for path in callbacks) == 3
+    assert cfg["model"]["model"]["init_args"]["scale"] == cfg["data"]["scale"]
