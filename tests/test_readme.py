@@ -26,3 +26,17 @@ def test_no_pytorch_lightning_imports():
     for path in (ROOT / "hyra_lightning").rglob("*.py"):
         text = path.read_text()
         assert "import pytorch_lightning" not in text and "from pytorch_lightning" not in text, path
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """Every ```python block of the README runs as written (in a scratch folder)."""
+    import pytest
+
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert blocks
+    for i, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"README.md python block {i}", "exec"), {})
+        except Exception as err:  # pragma: no cover - the message is the point
+            pytest.fail(f"README python block {i} failed: {type(err).__name__}: {err}")
