@@ -1,6 +1,6 @@
 """Add the three hyra-lightning monitors to your own LightningModule and Trainer.
 
-    python examples/attach_callbacks.py            # about a minute on a laptop CPU
+    python examples/attach_callbacks.py            # well under a minute on a laptop CPU
     tensorboard --logdir lightning_logs
 
 The LightningModule below stands for yours: any module whose ``forward`` maps LR images to SR images works.
