@@ -118,7 +118,13 @@ class FrequencySimilarityMonitor(Callback):
     @property
     @override
     def state_key(self) -> str:
-        return self._generate_state_key(num_bands=self.num_bands, reference=self.reference)
+        # Lightning reads the key at every hook call: build it once (the options it names never change).
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = self._generate_state_key(
+                num_bands=self.num_bands, reference=self.reference
+            )
+        return key
 
     # ---------------------------------------------------------------------------------------------- hooks
 

@@ -176,9 +176,13 @@ class ImpulseResponseMonitor(Callback):
     @property
     @override
     def state_key(self) -> str:
-        return self._generate_state_key(
-            probe=self.probe_options.kwargs(), extra=self.extra, submodule=self.submodule
-        )
+        # Lightning reads the key at every hook call: build it once (the options it names never change).
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = self._generate_state_key(
+                probe=self.probe_options.kwargs(), extra=self.extra, submodule=self.submodule
+            )
+        return key
 
     # ---------------------------------------------------------------------------------------------- hooks
 
