@@ -63,12 +63,13 @@ def crop_border_pixels(x: Tensor, border: int) -> Tensor:
     return x[..., border:-border, border:-border]
 
 
-def _make_metrics(prefix: str) -> MetricCollection:
+def _make_metrics(prefix: str, sync_on_compute: bool = True) -> MetricCollection:
+    """PSNR, SSIM and FSDS as the module logs them; ``sync_on_compute=False`` for single-process use."""
     return MetricCollection(
         {
-            "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3)),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
-            "fsds": FrequencySpectrumDistributionSimilarity(),
+            "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), sync_on_compute=sync_on_compute),
+            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0, sync_on_compute=sync_on_compute),
+            "fsds": FrequencySpectrumDistributionSimilarity(sync_on_compute=sync_on_compute),
         },
         prefix=prefix,
         compute_groups=False,
@@ -88,7 +89,8 @@ def evaluate_upsampler(
     The SR images ``upsampler(lr)`` are clamped to [0, 1], cropped by ``crop_border`` pixels (default:
     ``scale``) like the HR images, and scored with the same metric objects as
     :class:`SuperResolutionModule`'s validation, so scores of different upsamplers compare like with like.
-    An ``nn.Module`` is run in eval mode and its own train/eval flags are restored afterwards.
+    An ``nn.Module`` is run in eval mode and its own train/eval flags are restored afterwards. The scores are
+    those of the batches this process sees (no synchronisation across processes).
 
     Args:
         upsampler: maps ``N x C x h x w`` LR images to ``N x C x sh x sw``; an ``nn.Module`` or a function.
@@ -104,7 +106,9 @@ def evaluate_upsampler(
         ValueError: for batches without HR images or SR images whose shape is not the HR shape.
     """
     border = scale if crop_border is None else crop_border
-    metrics = _make_metrics(prefix="")
+    # Local scores only: this may run on one rank of a distributed job (the CLI's summary does), where a
+    # synchronising compute() would wait forever for the other ranks.
+    metrics = _make_metrics(prefix="", sync_on_compute=False)
     metrics_device: torch.device | None = None
     flags = {m: m.training for m in upsampler.modules()} if isinstance(upsampler, nn.Module) else {}
     try:
