@@ -19,7 +19,6 @@ import os
 import sys
 from typing import Any
 
-import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -38,11 +37,6 @@ class HyRALightningCLI(LightningCLI):
     def after_fit(self) -> None:
         if self.trainer.is_global_zero and not self.trainer.interrupted:
             print(fit_summary(self.trainer, self.model, self.datamodule), flush=True)
-
-
-def _first_val_batch(datamodule: SRDataModule) -> dict[str, torch.Tensor]:
-    loader = datamodule.val_dataloader()
-    return next(iter(loader))
 
 
 def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataModule) -> str:
@@ -64,14 +58,18 @@ def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataM
 
     probe_kwargs: dict[str, Any] = {}
     hyra_kwargs: dict[str, Any] = {}
+    response = None
     for cb in trainer.callbacks:
         if isinstance(cb, ImpulseResponseMonitor):
             probe_kwargs = {k: v for k, v in cb.probe_options.kwargs().items() if k != "scale"}
+            if cb.last_step == trainer.global_step and cb.submodule in (None, "model"):
+                response = cb.last_response  # measured at the end of training: do not probe again
         if isinstance(cb, HyRAMonitor):
             hyra_kwargs = {"boundary": cb.boundary}
-    response = impulse_response(module.model, **{**probe_kwargs, "scale": scale})
+    if response is None:
+        response = impulse_response(module.model, **{**probe_kwargs, "scale": scale})
     desc = response.describe()
-    batch = _first_val_batch(datamodule)
+    batch = next(iter(loader))
     n = min(4, batch["lr"].shape[0])
     hyra = hyra_decompose(
         module.model,

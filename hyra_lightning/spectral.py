@@ -19,7 +19,6 @@ __all__ = [
     "frequency_grid",
     "linear_fft_conv2d",
     "passband_mask",
-    "radial_frequency",
     "to_fft_float",
     "zero_insert",
     "zero_insert_fft_conv2d",
@@ -67,19 +66,6 @@ def frequency_grid(
     else:
         fx = torch.fft.fftfreq(width, device=device, dtype=dtype) * 2
     return fy[:, None], fx[None, :]
-
-
-def radial_frequency(
-    height: int,
-    width: int,
-    *,
-    onesided: bool = False,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> Tensor:
-    """Radial frequency ``sqrt(fx^2 + fy^2)`` in Nyquist units of every FFT bin (0 to sqrt(2))."""
-    fy, fx = frequency_grid(height, width, onesided=onesided, device=device, dtype=dtype)
-    return torch.sqrt(fy**2 + fx**2)
 
 
 def passband_mask(

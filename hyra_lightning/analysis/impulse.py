@@ -193,7 +193,7 @@ def _infer_in_channels(model: nn.Module) -> int | None:
     return None
 
 
-def _check_probe_args(
+def check_probe_args(
     size: int,
     amplitude: float,
     background: float,
@@ -201,6 +201,7 @@ def _check_probe_args(
     scale: int | None,
     in_channels: int | None,
 ) -> None:
+    """Validate the options of :func:`impulse_response` (raises ``ValueError`` naming the bad argument)."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
         raise ValueError(
             f"Expected `size` to be an odd integer >= 3 (the impulse sits at the centre pixel), got {size!r}."
@@ -323,7 +324,7 @@ def impulse_response(
         >>> round(r.describe().dc_gain, 6)
         1.0
     """
-    _check_probe_args(size, amplitude, background, mode, scale, in_channels)
+    check_probe_args(size, amplitude, background, mode, scale, in_channels)
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}.")
     channels = in_channels if in_channels is not None else _infer_in_channels(model)

@@ -18,19 +18,22 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.callbacks.callback import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor, nn
+from typing_extensions import override
 
 __all__ = [
+    "MonitorCallback",
     "MonitorSink",
     "PrecisionForward",
     "ProbeOptions",
@@ -90,31 +93,19 @@ class ProbeOptions:
         """Keyword arguments for ``impulse_response`` / ``hyra_decompose``."""
         return asdict(self)
 
+    def resolved(self, pl_module: pl.LightningModule, model: nn.Module) -> ProbeOptions:
+        """These options with ``scale`` filled in by :func:`discover_scale` (when it can be found)."""
+        return replace(self, scale=discover_scale(pl_module, model, self.scale))
+
 
 def check_probe_options(options: ProbeOptions) -> None:
-    """Validate probe options at construction, with the messages the analysis layer would give later."""
-    size = options.size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-        raise ValueError(f"Expected `size` to be an odd integer of at least 3, got {size!r}.")
-    amplitude = options.amplitude
-    if (
-        isinstance(amplitude, bool)
-        or not isinstance(amplitude, (int, float))
-        or not (math.isfinite(amplitude) and amplitude > 0)
-    ):
-        raise ValueError(f"Expected `amplitude` to be a finite positive number, got {amplitude!r}.")
-    background = options.background
-    if (
-        isinstance(background, bool)
-        or not isinstance(background, (int, float))
-        or not math.isfinite(background)
-    ):
-        raise ValueError(f"Expected `background` to be a finite number, got {background!r}.")
+    """Validate probe options at construction, with the analysis layer's own checks and messages."""
+    from hyra_lightning.analysis.impulse import check_probe_args
+
+    check_probe_args(
+        options.size, options.amplitude, options.background, options.mode, options.scale, options.in_channels
+    )
     check_bool("baseline", options.baseline)
-    if options.mode not in ("cross_channel", "paper"):
-        raise ValueError(f"Expected `mode` to be 'cross_channel' or 'paper', got {options.mode!r}.")
-    check_optional_positive_int("scale", options.scale)
-    check_optional_positive_int("in_channels", options.in_channels)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -280,6 +271,37 @@ def render_figure(fig: Figure) -> Tensor:
     if pyplot is not None:
         pyplot.close(fig)
     return image
+
+
+# --------------------------------------------------------------------------------------------------------
+# what the three monitors share as callbacks
+# --------------------------------------------------------------------------------------------------------
+
+
+class MonitorCallback(Callback):
+    """Base of the three monitors: a checkpoint key built once from their options, and the ``submodule`` check.
+
+    Subclasses set ``self.submodule`` and return the options that tell two instances apart from
+    :meth:`_state_key_fields`.
+    """
+
+    submodule: str | None
+
+    def _state_key_fields(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    @override
+    def state_key(self) -> str:
+        # Lightning reads the key at every hook call: build it once (the options it names never change).
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = self._generate_state_key(**self._state_key_fields())
+        return key
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
 
 
 # --------------------------------------------------------------------------------------------------------

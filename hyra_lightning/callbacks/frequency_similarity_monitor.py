@@ -6,12 +6,12 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks.callback import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
 from hyra_lightning.callbacks._sink import (
+    MonitorCallback,
     MonitorSink,
     PrecisionForward,
     check_bool,
@@ -22,12 +22,12 @@ from hyra_lightning.callbacks._sink import (
     resolve_model,
     split_batch,
 )
-from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity, band_tag
 
 __all__ = ["FrequencySimilarityMonitor"]
 
 
-class FrequencySimilarityMonitor(Callback):
+class FrequencySimilarityMonitor(MonitorCallback):
     r"""Accumulate FSDS over the validation set and log the score and its frequency curve every epoch.
 
     Over each validation run (never the sanity check) the monitor feeds every validation batch's SR and HR
@@ -115,22 +115,14 @@ class FrequencySimilarityMonitor(Callback):
         self._num_updates = 0
         self._sink = MonitorSink(type(self).__name__)
 
-    @property
-    @override
-    def state_key(self) -> str:
-        # Lightning reads the key at every hook call: build it once (the options it names never change).
-        key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = self._generate_state_key(
-                num_bands=self.num_bands, reference=self.reference
-            )
-        return key
+    def _state_key_fields(self) -> dict[str, Any]:
+        return {"num_bands": self.num_bands, "reference": self.reference}
 
     # ---------------------------------------------------------------------------------------------- hooks
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
+        super().setup(trainer, pl_module, stage)
         # the strategy moves the module to this device right after `setup`
         self.metric.to(trainer.strategy.root_device)
 
@@ -170,8 +162,7 @@ class FrequencySimilarityMonitor(Callback):
             return  # nothing seen (for example a validation run without batches)
         step = trainer.global_step
         # every rank computes: torchmetrics syncs the states across ranks here
-        value = self.metric.compute()
-        freqs, curve = self.metric.compute_curve()
+        value, (freqs, curve) = self.metric.compute_with_curve()
         self.metric.reset()
         self._num_updates = 0
         if step == self.last_step:
@@ -180,7 +171,7 @@ class FrequencySimilarityMonitor(Callback):
         if not trainer.is_global_zero:
             return
         values = {"fsds/val": float(value)}
-        values.update({f"fsds/band_{k:02d}": float(v) for k, v in enumerate(curve.detach().cpu().tolist())})
+        values.update({f"fsds/{band_tag(k)}": v for k, v in enumerate(curve.detach().cpu().tolist())})
         self.last_values = values
         self._sink.log_scalars(trainer, values, step)
         if not self._sink.wants_media(trainer):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks.callback import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
 from hyra_lightning.callbacks._sink import (
+    MonitorCallback,
     MonitorSink,
     PrecisionForward,
     ProbeOptions,
@@ -18,7 +18,6 @@ from hyra_lightning.callbacks._sink import (
     check_positive_int,
     check_probe_options,
     detach_copy,
-    discover_scale,
     resolve_model,
     split_batch,
 )
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["HyRAMonitor"]
 
 
-class HyRAMonitor(Callback):
+class HyRAMonitor(MonitorCallback):
     r"""Hybrid response analysis of a few fixed LR images, logged at the end of validation epochs.
 
     Each time it runs, the monitor decomposes the SR output of the same LR images with
@@ -152,16 +151,8 @@ class HyRAMonitor(Callback):
         self._sink = MonitorSink(type(self).__name__)
         self._warned_no_images = False
 
-    @property
-    @override
-    def state_key(self) -> str:
-        # Lightning reads the key at every hook call: build it once (the options it names never change).
-        key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = self._generate_state_key(
-                probe=self.probe_options.kwargs(), boundary=self.boundary, submodule=self.submodule
-            )
-        return key
+    def _state_key_fields(self) -> dict[str, Any]:
+        return {"probe": self.probe_options.kwargs(), "boundary": self.boundary, "submodule": self.submodule}
 
     @property
     def images(self) -> tuple[Tensor | None, Tensor | None]:
@@ -169,10 +160,6 @@ class HyRAMonitor(Callback):
         return self._lr, self._hr
 
     # ---------------------------------------------------------------------------------------------- hooks
-
-    @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
 
     @override
     def on_validation_batch_end(
@@ -261,12 +248,7 @@ class HyRAMonitor(Callback):
         from hyra_lightning.analysis import hyra_decompose, hyra_panel
 
         model = resolve_model(pl_module, self.submodule)
-        options = ProbeOptions(
-            **{
-                **self.probe_options.kwargs(),
-                "scale": discover_scale(pl_module, model, self.probe_options.scale),
-            }
-        )
+        options = self.probe_options.resolved(pl_module, model)
         response = self._reusable_response(trainer, options, step)
         device = pl_module.device
         lr = self._lr.to(device)

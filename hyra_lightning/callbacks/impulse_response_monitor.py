@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks.callback import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from typing_extensions import override
 
 from hyra_lightning.callbacks._sink import (
+    MonitorCallback,
     MonitorSink,
     PrecisionForward,
     ProbeOptions,
@@ -18,7 +18,6 @@ from hyra_lightning.callbacks._sink import (
     check_optional_positive_int,
     check_positive_int,
     check_probe_options,
-    discover_scale,
     new_figure,
     resolve_model,
 )
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ImpulseResponseMonitor"]
 
 
-class ImpulseResponseMonitor(Callback):
+class ImpulseResponseMonitor(MonitorCallback):
     r"""Probe the SR network with an impulse on a schedule and log its response to TensorBoard.
 
     At every probe the monitor measures :math:`K = (N(b + a\delta) - N(b)) / a` with
@@ -173,22 +172,10 @@ class ImpulseResponseMonitor(Callback):
         self._restored = False
         self._sink = MonitorSink(type(self).__name__)
 
-    @property
-    @override
-    def state_key(self) -> str:
-        # Lightning reads the key at every hook call: build it once (the options it names never change).
-        key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = self._generate_state_key(
-                probe=self.probe_options.kwargs(), extra=self.extra, submodule=self.submodule
-            )
-        return key
+    def _state_key_fields(self) -> dict[str, Any]:
+        return {"probe": self.probe_options.kwargs(), "extra": self.extra, "submodule": self.submodule}
 
     # ---------------------------------------------------------------------------------------------- hooks
-
-    @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -237,12 +224,7 @@ class ImpulseResponseMonitor(Callback):
         from hyra_lightning.analysis import impulse_response
 
         model = resolve_model(pl_module, self.submodule)
-        options = ProbeOptions(
-            **{
-                **self.probe_options.kwargs(),
-                "scale": discover_scale(pl_module, model, self.probe_options.scale),
-            }
-        )
+        options = self.probe_options.resolved(pl_module, model)
         try:
             response = impulse_response(
                 PrecisionForward(model, trainer), **options.kwargs(), extra=self.extra

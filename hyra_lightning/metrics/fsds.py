@@ -172,6 +172,17 @@ class FrequencySpectrumDistributionSimilarity(Metric):
         ):
             return self.fsds_sum / self.total, self._curve_from_states()
 
+    def compute_with_curve(self) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """:meth:`compute` and :meth:`compute_curve` with one synchronisation of the states.
+
+        A collective in DDP, like ``compute``: every rank must call it.
+
+        Returns:
+            ``(score, (frequencies, values))``.
+        """
+        score, curve = self._synced()
+        return score, (self.band_frequencies, curve)
+
     def compute_curve(self) -> tuple[Tensor, Tensor]:
         """Dataset frequency-similarity curve.
 
