@@ -1,0 +1,62 @@
+"""The interface every logger family's sink implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from lightning.pytorch.loggers import Logger
+from matplotlib.figure import Figure
+
+__all__ = ["Sink"]
+
+
+class Sink:
+    """Writes a monitor's media to one Lightning logger.
+
+    A sink is only ever called on global rank zero, possibly from the monitors' background writer thread, and
+    never from two threads at once. Scalars do not pass through sinks: they go to every logger through
+    ``logger.log_metrics``.
+
+    Subclasses implement :meth:`log_image`; the other methods have defaults that suit a logger which only
+    stores images: a figure is rasterised and logged as an image, a curve is left to its figure, a layout
+    and a flush do nothing.
+
+    Args:
+        logger: the Lightning logger written to.
+    """
+
+    def __init__(self, logger: Logger) -> None:
+        self.logger = logger
+
+    def log_image(self, tag: str, image: np.ndarray, step: int, caption: str | None = None) -> None:
+        """Write ``image`` (``H x W x 3`` ``uint8``) as ``tag`` at ``step``, with an optional caption."""
+        raise NotImplementedError
+
+    def log_figure(self, tag: str, figure: Figure, step: int, caption: str | None = None) -> None:
+        """Write a matplotlib figure as ``tag`` at ``step``; the caller closes the figure afterwards."""
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
+
+        self.log_image(tag, figure_to_array(figure), step, caption=caption)
+
+    def log_curve(
+        self,
+        tag: str,
+        x: np.ndarray,
+        series: Mapping[str, np.ndarray],
+        step: int,
+        *,
+        x_label: str,
+        y_label: str,
+    ) -> None:
+        """Write curves ``series`` (name -> values over ``x``) as data a logger can compare across runs.
+
+        The default does nothing: the same curves reach every logger as a figure.
+        """
+
+    def log_layout(self, layout: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:
+        """Write a TensorBoard custom-scalars layout; other loggers ignore it."""
+
+    def flush(self) -> None:
+        """Make everything written so far durable (called at the end of ``fit``/``validate``/``test``)."""
