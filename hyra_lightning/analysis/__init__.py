@@ -18,6 +18,7 @@ from hyra_lightning.analysis.impulse import (
     impulse_response,
     infer_scale,
     magnitude_profiles,
+    phase_gains,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "log_magnitude_spectrum",
     "magnitude_profiles",
     "make_panel",
+    "phase_gains",
     "signed_colormap",
     "stopband_energy",
 ]
