@@ -16,12 +16,14 @@ from tests.app.conftest import run_cli, short_quickstart
 pytestmark = pytest.mark.slow
 
 
-def _config(tmp_path: Path, name: str, extra_callbacks: list[dict], **trainer: object) -> Path:
+def _config(
+    tmp_path: Path, name: str, extra_callbacks: list[dict], every_step: bool = True, **trainer: object
+) -> Path:
     cfg = short_quickstart(tmp_path / "logs")
     cfg["trainer"].update(trainer)
     cfg["trainer"]["callbacks"] += extra_callbacks
     for cb in cfg["trainer"]["callbacks"]:
-        if cb["class_path"].endswith("ModelCheckpoint"):
+        if every_step and cb["class_path"].endswith("ModelCheckpoint"):
             cb["init_args"]["every_n_train_steps"] = 1
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -55,14 +57,15 @@ def test_resume_at_the_step_limit_says_it_trained_nothing(quickstart_run, tmp_pa
 
 
 def test_interrupt_prints_the_step_and_the_checkpoint(tmp_path: Path) -> None:
-    interrupt = {"class_path": "tests.app.callbacks_for_tests.InterruptAt", "init_args": {"step": 3}}
-    config = _config(tmp_path, "interrupted", [interrupt])
+    interrupt = {"class_path": "tests.app.callbacks_for_tests.InterruptAt", "init_args": {"step": 6}}
+    config = _config(tmp_path, "interrupted", [interrupt], every_step=False)  # the quickstart's checkpointing
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
         run_cli(["fit", "--config", str(config)], capture=False)
     assert exc.value.code == 1
     text = out.getvalue()
-    assert "the fit was interrupted at step 3 of `trainer.max_steps` 8; no summary." in text
+    assert "the fit was interrupted at step 6 of `trainer.max_steps` 8; no summary." in text
+    # the quickstart's ModelCheckpoint wrote last.ckpt at the validation of step 4
     assert "last.ckpt" in text and "--ckpt_path" in text
 
 
