@@ -97,3 +97,25 @@ def test_loader_state_counts_served_batches_and_skips_them() -> None:
     assert [b.tolist() for b in other] == [[4, 5], [6, 7]]
     with pytest.raises(ValueError, match="'batches'"):
         other.load_state_dict({"batches": -1})
+
+
+def test_loader_resumes_with_workers_and_under_lightnings_distributed_wrapper() -> None:
+    from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
+    from lightning.pytorch.utilities.data import _update_dataloader
+
+    dataset = list(range(8))
+    # worker processes fetch ahead; the skip is decided before they start
+    loader = ResumableDataLoader(
+        dataset, batch_size=2, sampler=EpochSampler(8), num_workers=1, persistent_workers=True
+    )
+    loader.load_state_dict({"batches": 3})
+    assert [b.tolist() for b in loader] == [[6, 7]]
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    # Lightning rebuilds the loader around its distributed sampler wrapper for DDP: still resumable
+    plain = ResumableDataLoader(dataset, batch_size=2, sampler=EpochSampler(8))
+    wrapper = DistributedSamplerWrapper(plain.sampler, num_replicas=2, rank=0, shuffle=False)
+    rebuilt = _update_dataloader(plain, wrapper)
+    assert isinstance(rebuilt, ResumableDataLoader)
+    assert [b.tolist() for b in rebuilt] == [[0, 2], [4, 6]]
+    rebuilt.load_state_dict({"batches": 1})
+    assert [b.tolist() for b in rebuilt] == [[4, 6]]
