@@ -131,10 +131,7 @@ def stop_reason(trainer: Any) -> str | None:
             remaining = cb.time_remaining()
             if remaining is not None and remaining <= 0:
                 duration = getattr(cb, "_duration", None)
-                return (
-                    f"the time limit `trainer.max_time` ({_fmt_duration(duration)}) ran out; Lightning counts the"
-                    " training time of the fits that wrote the checkpoint too"
-                )
+                return f"the time limit `trainer.max_time` ({_fmt_duration(duration)}) ran out"
     for cb in trainer.callbacks:
         if isinstance(cb, EarlyStopping):
             reason = getattr(cb, "stopping_reason", None)
@@ -219,9 +216,15 @@ def fit_summary(
     lines = ["", header + ")"]
     reason = stop_reason(trainer)
     if ran == 0:
-        why = reason or (
-            f"the checkpoint is already at {_limit(trainer)}; raise the limit (`--trainer.max_steps`) to train on"
-        )
+        if reason is None:
+            why = f"the checkpoint is already at {_limit(trainer)}; raise the limit (`--trainer.max_steps`) to train on"
+        elif reason.startswith("the time limit"):
+            why = (
+                f"{reason} (Lightning counts the training time already spent by the fits that wrote the"
+                " checkpoint); raise `--trainer.max_time` or remove it to train on"
+            )
+        else:
+            why = reason
         lines.append(f"  WARNING: this run trained no step: {why}.")
     elif reason is not None:
         lines.append(f"  stopped early at {_limit(trainer)}: {reason}.")

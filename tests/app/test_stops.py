@@ -43,6 +43,7 @@ def test_time_limit_is_reported_and_a_resume_that_trains_nothing_says_so(tmp_pat
     out = run_cli(["fit", "--config", str(config), "--trainer.max_steps", "12", f"--ckpt_path={ckpt}"])
     assert "optimizer steps, 0 in this run)" in out
     assert "WARNING: this run trained no step: the time limit `trainer.max_time` (0:00:01) ran out" in out
+    assert "raise `--trainer.max_time` or remove it to train on" in out
 
 
 def test_resume_at_the_step_limit_says_it_trained_nothing(quickstart_run, tmp_path: Path) -> None:
