@@ -1,4 +1,4 @@
-"""Probe and decompose an SR model offline, print its descriptors and save a PNG panel.
+"""Probe and decompose an SR model offline, print its descriptors and save a PNG panel (``outputs/analysis.png``).
 
     python examples/analyze_model.py                                  # reference upsamplers vs a fresh EDSR
     python examples/analyze_model.py --ckpt lightning_logs/quickstart/version_0/checkpoints/last.ckpt
@@ -45,6 +45,7 @@ def _load_edsr(ckpt: Path, scale: int, n_resblocks: int, n_feats: int) -> EDSR:
 
 def _save(img: torch.Tensor, path: Path) -> None:
     arr = (img.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
 
 
@@ -63,7 +64,12 @@ def main(argv: list[str] | None = None) -> None:
         "--amplitude", type=float, default=1.0, help="impulse amplitude a (0.02 with --background 0.5)"
     )
     parser.add_argument("--background", type=float, default=0.0, help="probe background b")
-    parser.add_argument("--out", type=Path, default=Path("analysis.png"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/analysis.png"),
+        help="where to save the panel (folder created)",
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)

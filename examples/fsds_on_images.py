@@ -1,5 +1,7 @@
 """Score an SR image against its HR image with FSDS and save the frequency-similarity curve.
 
+The curve goes to ``outputs/fsds_curve.png`` unless ``--out`` says otherwise.
+
     python examples/fsds_on_images.py                       # two bundled photographs: bicubic x2 vs HR
     python examples/fsds_on_images.py sr.png hr.png --scale 4 --out curve.png
 
@@ -48,7 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--bands", type=int, default=16, help="number of frequency bands of the curve")
     parser.add_argument("--reference", choices=["target", "preds"], default="target")
-    parser.add_argument("--out", type=Path, default=Path("fsds_curve.png"), help="where to save the curve")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/fsds_curve.png"),
+        help="where to save the curve (folder created)",
+    )
     args = parser.parse_args(argv)
     if (args.sr is None) != (args.hr is None):
         parser.error("give both an SR and an HR image, or neither")
@@ -76,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {f:5.3f}: {v:7.2f}  {bar}")
     fig, ax = metric.plot((freqs, values), scale=args.scale)
     ax.set_title(f"FSDS per frequency band, {label} (mean {metric.compute().item():.2f} dB)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=120, bbox_inches="tight")
     print(f"saved the curve to {args.out}")
 

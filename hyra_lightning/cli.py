@@ -8,8 +8,15 @@ Examples::
     hyra-lightning fit --print_config
 
 ``model.model`` takes any ``torch.nn.Module`` by class path (``hyra_lightning.models.EDSR``, your own
-``my_package.MyNet``...). ``data.scale`` is linked to ``model.scale``; the SR network's own scale argument is
-set next to its class path, and a mismatch is reported before training starts.
+``my_package.MyNet``...); its help lists the package's SR networks only. ``data.scale`` is linked to
+``model.scale``; the SR network's own scale argument is set next to its class path, and a mismatch is reported
+before training starts. The optimizer and its schedule are the module's (``--model.lr``, ``--model.betas``,
+``--model.scheduler``...): LightningCLI's ``--optimizer`` and ``--lr_scheduler`` are not offered, because they
+would silently override those.
+
+After ``fit`` the command prints :func:`fit_summary`, which also says why a fit stopped before its step or epoch
+limit (time limit, early stopping) and when a resumed fit trained no step; an interrupted fit (Ctrl-C) prints
+the step it reached and the checkpoint to resume from.
 """
 
 from __future__ import annotations
@@ -19,13 +26,33 @@ import os
 import sys
 from typing import Any
 
+from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
 
-__all__ = ["HyRALightningCLI", "fit_summary", "main"]
+__all__ = ["HyRALightningCLI", "fit_summary", "main", "stop_reason"]
+
+#: What the help of ``--model.model`` lists: the SR networks of the package (any ``nn.Module`` is accepted).
+SR_NETWORKS: tuple[str, ...] = (
+    "hyra_lightning.models.EDSR",
+    "hyra_lightning.models.ESPCN",
+    "hyra_lightning.models.BicubicUpsampler",
+    "hyra_lightning.models.SincUpsampler",
+)
+
+
+class _TrainStart(Callback):
+    """Remembers ``trainer.global_step`` when the training loop starts (after a checkpoint was restored)."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.step = int(trainer.global_step)
 
 
 class HyRALightningCLI(LightningCLI):
@@ -33,19 +60,115 @@ class HyRALightningCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.scale", "model.scale")
+        _offer_sr_networks(parser)
+
+    def before_fit(self) -> None:
+        self._train_start = _TrainStart()
+        self.trainer.callbacks.append(self._train_start)
 
     def after_fit(self) -> None:
-        if self.trainer.is_global_zero and not self.trainer.interrupted:
-            print(fit_summary(self.trainer, self.model, self.datamodule), flush=True)
+        if self.trainer.is_global_zero:
+            start = getattr(self, "_train_start", None)
+            start_step = start.step if start is not None else None
+            print(fit_summary(self.trainer, self.model, self.datamodule, start_step=start_step), flush=True)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except SystemExit:
+            # Lightning turns Ctrl-C into a graceful shutdown and `sys.exit(1)`: say where the fit stopped.
+            trainer = getattr(self, "trainer", None)
+            if subcommand == "fit" and trainer is not None and trainer.interrupted and trainer.is_global_zero:
+                print(_interrupted_note(trainer), flush=True)
+            raise
 
 
-def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataModule) -> str:
+def _offer_sr_networks(parser: LightningArgumentParser) -> None:
+    """Make the help of ``--model.model`` list the SR networks, not every ``nn.Module`` subclass imported.
+
+    jsonargparse lists the known subclasses of the parameter's type (about 60 for ``nn.Module``, torchmetrics
+    and LPIPS included). The value accepted is unchanged: any ``nn.Module`` class path.
+    """
+    text = f", SR networks: {', '.join(SR_NETWORKS)}; or any torch.nn.Module by class path"
+    for action in getattr(parser, "_actions", []):
+        if getattr(action, "dest", None) == "model.model" and hasattr(action, "extra_help"):
+            action.extra_help = lambda: text
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _limit(trainer: Any) -> str:
+    if trainer.max_steps is not None and trainer.max_steps > 0:
+        return f"step {trainer.global_step} of `trainer.max_steps` {trainer.max_steps}"
+    return f"step {trainer.global_step} (epoch {trainer.current_epoch} of `trainer.max_epochs` {trainer.max_epochs})"
+
+
+def _limit_reached(trainer: Any) -> bool:
+    max_steps, max_epochs = trainer.max_steps, trainer.max_epochs
+    if max_steps is not None and max_steps > 0 and trainer.global_step >= max_steps:
+        return True
+    return max_epochs is not None and max_epochs > 0 and trainer.current_epoch >= max_epochs
+
+
+def stop_reason(trainer: Any) -> str | None:
+    """Why a fit ended before its step or epoch limit, in words; None when it reached the limit.
+
+    Recognises an interrupt (Ctrl-C), the time limit ``trainer.max_time`` (Lightning's ``Timer``, whose
+    elapsed time is restored from a checkpoint) and ``EarlyStopping``; anything else is "a callback asked the
+    trainer to stop".
+    """
+    if trainer.interrupted:
+        return "the fit was interrupted"
+    if _limit_reached(trainer):
+        return None
+    for cb in trainer.callbacks:
+        if isinstance(cb, Timer):
+            remaining = cb.time_remaining()
+            if remaining is not None and remaining <= 0:
+                duration = getattr(cb, "_duration", None)
+                return f"the time limit `trainer.max_time` ({_fmt_duration(duration)}) ran out"
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping):
+            reason = getattr(cb, "stopping_reason", None)
+            stopped = reason.name != "NOT_STOPPED" if reason is not None else cb.stopped_epoch > 0
+            if stopped:
+                message = getattr(cb, "stopping_reason_message", None)
+                return "EarlyStopping stopped it" + (f": {message}" if message else "")
+    return "a callback asked the trainer to stop (`trainer.should_stop`)"
+
+
+def _last_checkpoint(trainer: Any) -> str | None:
+    for cb in trainer.callbacks:
+        if isinstance(cb, ModelCheckpoint) and cb.last_model_path:
+            return cb.last_model_path
+    return None
+
+
+def _interrupted_note(trainer: Any) -> str:
+    lines = ["", f"hyra-lightning: the fit was interrupted at {_limit(trainer)}; no summary."]
+    last = _last_checkpoint(trainer)
+    if last:
+        lines.append(f"  The last checkpoint is {last} (resume with `--ckpt_path {last}`).")
+    return "\n".join(lines)
+
+
+def fit_summary(
+    trainer: Any, module: SuperResolutionModule, datamodule: SRDataModule, *, start_step: int | None = None
+) -> str:
     """What a user wants to read when training ends: quality against bicubic, and the science.
 
     Evaluates the trained model and torch's bicubic upsampling on the same validation crops (PSNR, SSIM,
     FSDS), probes the final impulse response (with the probe options of the run's
     :class:`~hyra_lightning.callbacks.ImpulseResponseMonitor` when there is one) and decomposes the first
-    validation images with HyRA. Ends with the command that opens the dashboard.
+    validation images with HyRA. Says when and why the fit stopped before its limit (:func:`stop_reason`) and,
+    given ``start_step`` (the global step at which this run's training loop started; None when it never
+    started), how many steps this run trained, warning when a resumed fit trained none. Ends with the command
+    that opens the dashboard.
     """
     from hyra_lightning.analysis import hyra_decompose, impulse_response
     from hyra_lightning.callbacks import HyRAMonitor, ImpulseResponseMonitor
@@ -79,14 +202,33 @@ def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataM
         **hyra_kwargs,
     )
     hs = hyra.scalars()
+    gains = response.phase_gains
 
     def row(name: str, key: str, fmt: str) -> str:
         m, b = model_scores[key], bicubic_scores[key]
         return f"  {name:<6} {m:{fmt}}   {b:{fmt}}   {m - b:+{fmt}}"
 
-    lines = [
-        "",
-        f"hyra-lightning summary (x{scale}, {trainer.global_step} optimizer steps)",
+    steps = trainer.global_step
+    ran = steps - start_step if start_step is not None else 0
+    header = f"hyra-lightning summary (x{scale}, {steps} optimizer steps"
+    if start_step is None or start_step > 0:
+        header += f", {ran} in this run"
+    lines = ["", header + ")"]
+    reason = stop_reason(trainer)
+    if ran == 0:
+        if reason is None:
+            why = f"the checkpoint is already at {_limit(trainer)}; raise the limit (`--trainer.max_steps`) to train on"
+        elif reason.startswith("the time limit"):
+            why = (
+                f"{reason} (Lightning counts the training time already spent by the fits that wrote the"
+                " checkpoint); raise `--trainer.max_time` or remove it to train on"
+            )
+        else:
+            why = reason
+        lines.append(f"  WARNING: this run trained no step: {why}.")
+    elif reason is not None:
+        lines.append(f"  stopped early at {_limit(trainer)}: {reason}.")
+    lines += [
         f"  validation crops: {len(loader.dataset)}            model     bicubic   difference",
         row("PSNR", "psnr", "8.3f") + " dB",
         row("SSIM", "ssim", "8.4f"),
@@ -97,6 +239,8 @@ def fit_summary(trainer: Any, module: SuperResolutionModule, datamodule: SRDataM
         f"    sinc_similarity  {desc.sinc_similarity:7.3f}   (1.0 = ideal sinc)",
         f"    negative_lobe    {desc.negative_lobe:7.3f}   (separable sinc: 0.217)",
         f"    stopband_leakage {desc.stopband_leakage:7.3f}   (ideal: 0)",
+        f"    phase_gain_spread {desc.phase_gain_spread:6.3f}   (per-phase DC gains {float(gains.min()):.3f} .. "
+        f"{float(gains.max()):.3f}; 0 = no {scale}x{scale} grid in the linear part)",
         f"  HyRA on the first {n} validation crops (whole crops, borders included):",
         f"    nonlinear_energy_ratio {hs['nonlinear_energy_ratio']:.4f}",
         f"    hf_injection           {hs['hf_injection']:.4f}   (share of the high frequencies made by the non-linear part)",
@@ -132,6 +276,7 @@ def main(args: list[str] | None = None) -> None:
         subclass_mode_model=False,
         subclass_mode_data=False,
         save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
         parser_kwargs={"description": "Train and analyse super-resolution networks (hyra-lightning)."},
         args=args,
     )

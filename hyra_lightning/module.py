@@ -8,6 +8,7 @@ Y-channel tables. PSNR is the mean of per-image PSNRs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 
 __all__ = [
+    "CosineToZero",
     "SuperResolutionModule",
     "bicubic_baseline_metrics",
     "crop_border_pixels",
@@ -170,6 +172,30 @@ def bicubic_baseline_metrics(
     return evaluate_upsampler(bicubic, dataloader, scale, crop_border, device)
 
 
+class CosineToZero:
+    """Learning-rate factor ``(1 + cos(pi * min(step, total) / total)) / 2``: a cosine from 1 to 0, then 0.
+
+    A picklable callable object for ``torch.optim.lr_scheduler.LambdaLR``, which saves its attributes in the
+    scheduler's state dict: ``total`` is restored from a checkpoint, so a resumed fit keeps the schedule it was
+    planned with, and steps past its end hold the final value instead of climbing back up as
+    ``CosineAnnealingLR`` does.
+
+    Example:
+        >>> f = CosineToZero(10)
+        >>> f(0), f(5), f(10), f(15)
+        (1.0, 0.5, 0.0, 0.0)
+    """
+
+    def __init__(self, total: int) -> None:
+        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+            raise ValueError(f"Expected `total` to be a positive integer, got {total!r}.")
+        self.total = total
+
+    def __call__(self, step: int) -> float:
+        t = min(max(step, 0), self.total) / self.total
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+
+
 class SuperResolutionModule(LightningModule):
     """Train a super-resolution network with an L1/L2 loss, Adam and a step or cosine learning-rate schedule.
 
@@ -191,13 +217,15 @@ class SuperResolutionModule(LightningModule):
         lr: Adam learning rate (EDSR: 1e-4 at batch 16).
         loss: ``"l1"`` (EDSR) or ``"l2"``.
         scheduler: ``"step"`` (multiply by ``gamma`` every ``step_size`` optimizer steps, EDSR's recipe),
-            ``"cosine"`` (to 0 over ``max_steps_for_cosine`` steps) or ``"none"``.
+            ``"cosine"`` (to 0 over ``max_steps_for_cosine`` steps, then held at 0) or ``"none"``. The cosine
+            schedule's length is fixed when it is first made and saved in checkpoints: a fit resumed with a
+            larger ``max_steps`` keeps the learning rate at its final value (0) instead of climbing back up.
         step_size: optimizer steps between two decays of the step schedule.
         gamma: decay factor of the step schedule.
         betas: Adam betas.
         weight_decay: Adam weight decay.
         max_steps_for_cosine: length of the cosine schedule in optimizer steps; ``None`` uses the trainer's
-            estimated number of steps.
+            estimated number of steps. On resume, the length saved in the checkpoint wins.
         crop_border: pixels removed from every side before PSNR/SSIM/FSDS; ``None`` uses ``scale``.
 
     Example:
@@ -231,7 +259,9 @@ class SuperResolutionModule(LightningModule):
         if model_scale is not None and model_scale != scale:
             raise ValueError(
                 f"Expected `scale` to equal the model's scale, got scale={scale} and "
-                f"{type(model).__name__}.scale={model_scale!r}."
+                f"{type(model).__name__}.scale={model_scale!r}. Give the network the same scale: on the "
+                f"`hyra-lightning` command line, pass `--model.model.init_args.scale {scale}` together with "
+                f"`--data.scale {scale}` (or set both in the config)."
             )
         if loss not in _LOSSES:
             raise ValueError(f"Expected `loss` to be one of {list(_LOSSES)}, got {loss!r}.")
@@ -346,7 +376,7 @@ class SuperResolutionModule(LightningModule):
                         f"got None (estimated stepping batches: {estimated})."
                     )
                 total = int(estimated)
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, CosineToZero(total))
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": schedule, "interval": "step", "frequency": 1},

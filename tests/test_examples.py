@@ -60,3 +60,18 @@ def test_attach_callbacks_example_logs_every_family(tmp_path, monkeypatch):
     scalars = set(acc.Tags()["scalars"])
     assert {"impulse/dc_gain", "hyra/hf_injection", "fsds/val"} <= scalars
     assert {"impulse/response", "hyra/sample_0", "fsds/curve"} <= set(acc.Tags()["images"])
+
+
+def test_examples_write_under_an_ignored_output_folder(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    _example("fsds_on_images.py")["main"](["--bands", "4"])
+    _example("analyze_model.py")["main"](["--n-resblocks", "1", "--n-feats", "8"])
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]  # nothing in the working folder itself
+    written = sorted(p.name for p in (tmp_path / "outputs").iterdir())
+    assert written == ["analysis.png", "fsds_curve.png"]
+    for name in written:  # run from the repository root, they are ignored by git
+        ignored = subprocess.run(["git", "check-ignore", "-q", f"outputs/{name}"], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, name

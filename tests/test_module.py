@@ -289,3 +289,33 @@ def test_bad_arguments(kwargs: dict, error: type, name: str) -> None:
     arguments = {"model": _tiny(), "scale": 2, **kwargs}
     with pytest.raises(error, match=name):
         SuperResolutionModule(**arguments)
+
+
+def test_scale_mismatch_names_the_cli_argument_of_the_network() -> None:
+    with pytest.raises(ValueError, match=r"--model\.model\.init_args\.scale 3.*--data\.scale 3"):
+        SuperResolutionModule(_tiny(scale=2), scale=3)
+
+
+def test_resume_with_more_steps_holds_the_cosine_at_its_final_value(tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def fit(max_steps: int, ckpt_path: str | None, root: Path) -> list[float]:
+        dm = _data(patch_size=8, batch_size=2, train_samples_per_epoch=8)
+        module = SuperResolutionModule(ESPCN(scale=2), scale=2, lr=1e-2, scheduler="cosine")
+        recorder = _Recorder()
+        checkpoint = ModelCheckpoint(dirpath=root, save_last=True, save_top_k=0)
+        trainer = _trainer(
+            root,
+            max_steps=max_steps,
+            limit_val_batches=0,
+            callbacks=[recorder, checkpoint],
+            enable_checkpointing=True,
+        )
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
+        assert trainer.global_step == max_steps
+        return recorder.lrs
+
+    first = fit(6, None, tmp_path / "a")
+    assert first == pytest.approx([1e-2 * (1 + math.cos(math.pi * k / 6)) / 2 for k in range(6)], abs=1e-12)
+    resumed = fit(10, str(tmp_path / "a" / "last.ckpt"), tmp_path / "b")
+    assert resumed == [0.0] * 4  # steps 6..9: held at the final value, not climbing back up

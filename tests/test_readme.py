@@ -40,3 +40,17 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
             exec(compile(block, f"README.md python block {i}", "exec"), {})
         except Exception as err:  # pragma: no cover - the message is the point
             pytest.fail(f"README python block {i} failed: {type(err).__name__}: {err}")
+
+
+def test_quickstart_duration_is_the_same_in_the_readme_and_the_config():
+    import yaml
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    config_text = (ROOT / "configs" / "quickstart.yaml").read_text()
+    config = " ".join(line.lstrip("# ") for line in config_text.splitlines() if line.startswith("#"))
+    durations = set(re.findall(r"(\d+ to \d+ minutes|\d+ minutes|five minutes|a few minutes)", config))
+    assert len(durations) == 1, durations
+    (duration,) = durations
+    assert f"{duration} on an idle 2-core" in readme
+    assert "a few minutes" not in readme
+    assert "max_time" not in yaml.safe_load(config_text)["trainer"]  # no time limit: the run always completes

@@ -5,6 +5,7 @@ from hyra_lightning.analysis.display import (
     enlarge,
     hyra_panel,
     impulse_response_image,
+    impulse_spectrum_image,
     log_magnitude_spectrum,
     make_panel,
     signed_colormap,
@@ -18,6 +19,7 @@ from hyra_lightning.analysis.impulse import (
     impulse_response,
     infer_scale,
     magnitude_profiles,
+    phase_gains,
 )
 
 __all__ = [
@@ -32,11 +34,13 @@ __all__ = [
     "hyra_panel",
     "impulse_response",
     "impulse_response_image",
+    "impulse_spectrum_image",
     "infer_scale",
     "linear_response",
     "log_magnitude_spectrum",
     "magnitude_profiles",
     "make_panel",
+    "phase_gains",
     "signed_colormap",
     "stopband_energy",
 ]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from hyra_lightning.spectral import to_fft_float
+from hyra_lightning.spectral import passband_mask, to_fft_float
 
 if TYPE_CHECKING:
     from hyra_lightning.analysis.hyra import HyRAResult
@@ -24,6 +24,7 @@ __all__ = [
     "enlarge",
     "hyra_panel",
     "impulse_response_image",
+    "impulse_spectrum_image",
     "log_magnitude_spectrum",
     "make_panel",
     "signed_colormap",
@@ -32,6 +33,13 @@ __all__ = [
 #: End colours of :func:`signed_colormap` (a blue-white-red diverging map, close to matplotlib's "RdBu_r").
 NEGATIVE_RGB = (0.129, 0.400, 0.675)
 POSITIVE_RGB = (0.698, 0.094, 0.169)
+
+#: Colour of the LR Nyquist square in :func:`impulse_spectrum_image` (matplotlib's "tab:red", as in the
+#: ``impulse/profile`` figure's LR Nyquist line).
+LR_NYQUIST_RGB = (0.839, 0.153, 0.157)
+
+#: :func:`impulse_spectrum_image` enlarges the spectrum to at least this many pixels per side.
+SPECTRUM_MIN_SIZE = 256
 
 #: Smallest half-range of the non-linear part's colour map in :func:`hyra_panel` (image values in [0, 1]).
 NONLINEAR_VMAX_FLOOR = 0.05
@@ -264,6 +272,55 @@ def impulse_response_image(response: ImpulseResponse, crop_radius: int = 3, zoom
     g = response.luminance.detach().float().cpu()
     window = crop_center(g, response.center, crop_radius * response.scale)
     return enlarge(signed_colormap(window), zoom)
+
+
+def impulse_spectrum_image(response: ImpulseResponse, zoom: int | None = None) -> Tensor:
+    """The centred log-magnitude spectrum of the luminance response, enlarged, with the LR Nyquist square.
+
+    :func:`log_magnitude_spectrum` of ``g`` (0 dB, the peak, white; -60 dB and below black; zero frequency at
+    the centre) enlarged ``zoom`` times with nearest-neighbour interpolation, with a one-pixel
+    :data:`LR_NYQUIST_RGB` square drawn just outside the FFT bins of the LR passband ``|fx|, |fy| <= 1/s``. The
+    square is the scale: its half-width is the LR Nyquist frequency, the image's half-width the HR Nyquist
+    frequency. An ideal SR low-pass filter is white inside the square and black outside. This is the picture
+    for the ``impulse/spectrum`` tag of :class:`~hyra_lightning.callbacks.ImpulseResponseMonitor`.
+
+    Args:
+        response: a measured :class:`~hyra_lightning.analysis.ImpulseResponse`.
+        zoom: enlargement factor (>= 1); default the smallest that makes the image at least
+            :data:`SPECTRUM_MIN_SIZE` (256) pixels wide (4 for the default 33-pixel probe at x2).
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+
+    Example:
+        >>> from hyra_lightning.analysis import impulse_response
+        >>> from hyra_lightning.models import BicubicUpsampler
+        >>> r = impulse_response(BicubicUpsampler(2), in_channels=1, size=33)
+        >>> impulse_spectrum_image(r).shape
+        torch.Size([3, 264, 264])
+    """
+    g = response.luminance.detach().float().cpu()
+    size = g.shape[-1]
+    if zoom is None:
+        zoom = max(1, -(-SPECTRUM_MIN_SIZE // size))
+    elif isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1:
+        raise ValueError(f"Expected `zoom` to be None or a positive integer, got {zoom!r}.")
+    img = enlarge(log_magnitude_spectrum(g), zoom).clone()
+    inside = torch.fft.fftshift(passband_mask(size, size, 1.0 / response.scale), dim=(-2, -1))
+    rows = torch.nonzero(inside.any(dim=1)).flatten()
+    cols = torch.nonzero(inside.any(dim=0)).flatten()
+    if rows.numel() == 0 or cols.numel() == 0:
+        return img
+    height, width = img.shape[-2:]
+    # the pixels just outside the passband's bins (clipped to the image when the passband fills it)
+    top, bottom = max(int(rows[0]) * zoom - 1, 0), min((int(rows[-1]) + 1) * zoom, height - 1)
+    left, right = max(int(cols[0]) * zoom - 1, 0), min((int(cols[-1]) + 1) * zoom, width - 1)
+    colour = torch.tensor(LR_NYQUIST_RGB)[:, None]
+    img[:, top, left : right + 1] = colour
+    img[:, bottom, left : right + 1] = colour
+    img[:, top : bottom + 1, left] = colour
+    img[:, top : bottom + 1, right] = colour
+    return img
 
 
 def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:

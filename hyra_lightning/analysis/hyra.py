@@ -96,6 +96,8 @@ def linear_response(
     kernel = response.kernel
     paper = response.mode == "paper"
     expected = kernel.shape[0] if paper else kernel.shape[1]
+    if paper and lr.ndim == 4:
+        _check_paper_channels(lr.shape[1], response)
     if lr.ndim != 4 or lr.shape[1] != expected:
         raise ValueError(
             f"Expected `lr` to have shape (N, {expected}, h, w) for a {response.mode!r} response with kernel"
@@ -112,6 +114,18 @@ def linear_response(
         d = d.index_select(-1, _reflect_index(w, pad, d.device))
     origin = (s * (c + pad), s * (c + pad))
     return zero_insert_fft_conv2d(d, kernel, s, origin, (s * h, s * w), depthwise=paper)
+
+
+def _check_paper_channels(in_channels: int, response: ImpulseResponse) -> None:
+    """A ``"paper"``-mode response describes only models with as many output as input channels."""
+    if response.mode == "paper" and in_channels != response.out_channels:
+        raise ValueError(
+            f"A 'paper'-mode impulse response cannot describe a model with {in_channels} input channels and"
+            f" {response.out_channels} output channels. Paper mode puts the impulse in every input"
+            " channel at once and filters input channel o with output channel o's response, which needs as many"
+            ' output as input channels. Measure the response with `mode="cross_channel"` (the default), whose'
+            " C_out x C_in kernels describe any numbers of channels."
+        )
 
 
 @dataclass
@@ -247,6 +261,7 @@ def hyra_decompose(
         probe_kwargs.setdefault("dtype", dtype)
         response = impulse_response(model, **probe_kwargs)
     kernel = response.kernel
+    _check_paper_channels(lr4.shape[1], response)
     n_in = kernel.shape[0] if response.mode == "paper" else kernel.shape[1]
     if lr4.shape[1] != n_in:
         raise ValueError(

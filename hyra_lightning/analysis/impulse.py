@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -31,6 +32,7 @@ __all__ = [
     "describe_luminance",
     "impulse_response",
     "magnitude_profiles",
+    "phase_gains",
 ]
 
 ProbeMode = Literal["cross_channel", "paper"]
@@ -52,6 +54,12 @@ class ImpulseDescriptors:
         negative_lobe: depth of the deepest negative value relative to the peak, ``-min(g) / max(g)``
             (0 when ``g`` has no negative value). A separable sinc has about 0.217.
         stopband_leakage: share of the spectral energy of ``g`` outside the LR passband; ideal 0.
+        phase_gain_spread: relative spread ``(max - min) / |mean|`` of the per-phase DC gains (see
+            :func:`phase_gains`), the ``s x s`` gains that a flat image gets at the ``s x s`` sub-pixel
+            positions of an HR block. 0 means the linear part turns a flat image into a flat image; a positive
+            value is an ``s x s`` grid (a checkerboard at ``s = 2``) in the linear part of HyRA. From
+            :meth:`ImpulseResponse.describe` the gains are per output channel (``C_out x s x s`` values, so a
+            colour grid counts); from :func:`describe_luminance` they are those of ``g`` alone.
         shift_variance: relative L2 difference between the responses to impulses at LR pixels ``(c, c)`` and
             ``(c + 1, c + 1)`` once the latter is shifted back by ``s`` HR pixels; None unless measured.
         amplitude_nonlinearity: relative L2 difference between the responses measured with amplitudes
@@ -66,6 +74,7 @@ class ImpulseDescriptors:
     sinc_similarity: float
     negative_lobe: float
     stopband_leakage: float
+    phase_gain_spread: float
     shift_variance: float | None = None
     amplitude_nonlinearity: float | None = None
 
@@ -122,11 +131,25 @@ class ImpulseResponse:
         """Number of output channels of the model."""
         return int(self.kernel.shape[0])
 
+    @property
+    def phase_gains(self) -> Tensor:
+        """``(C_out, s, s)`` float64 per-phase DC gains of every output channel (see :func:`phase_gains`).
+
+        Entry ``[o, a, b]`` is the output of channel ``o`` at sub-pixel ``(a, b)`` of every HR block for a flat
+        input of 1 in every input channel (in ``"paper"`` mode: 1 everywhere), according to the linear model
+        ``K``. Their mean is ``dc_gain``.
+        """
+        return phase_gains(self.kernel.sum(dim=1), self.scale)
+
     def describe(self) -> ImpulseDescriptors:
-        """Descriptors of :attr:`luminance`, plus the optional ones measured by the probe."""
+        """Descriptors of :attr:`luminance`, plus the optional ones measured by the probe.
+
+        ``phase_gain_spread`` is computed on the per-channel :attr:`phase_gains` (a colour grid counts).
+        """
         d = describe_luminance(self.luminance, self.scale, center=self.center)
         return ImpulseDescriptors(
-            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _EXTRA},
+            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _EXTRA_AND_PHASE},
+            phase_gain_spread=_relative_spread(self.phase_gains),
             shift_variance=self.shift_variance,
             amplitude_nonlinearity=self.amplitude_nonlinearity,
         )
@@ -137,6 +160,7 @@ class ImpulseResponse:
 
 
 _EXTRA = ("shift_variance", "amplitude_nonlinearity")
+_EXTRA_AND_PHASE = (*_EXTRA, "phase_gain_spread")
 
 
 # --------------------------------------------------------------------------------------------- probe
@@ -226,6 +250,10 @@ def check_probe_args(
         raise ValueError(f"Expected `in_channels` to be None or a positive integer, got {in_channels!r}.")
 
 
+#: How torch reports a channel mismatch (convolutions: "expected input[...] to have 18 channels, but got 33").
+_CHANNEL_MISMATCH = re.compile(r"\bchannels\b", re.IGNORECASE)
+
+
 def _suggest_size(size: int) -> int:
     """The smallest ``16*k + 1 >= 2*size - 1`` with ``k >= 2``: odd, and one more than a multiple of 16."""
     return 16 * max(2, -(-(2 * size - 2) // 16)) + 1
@@ -298,8 +326,11 @@ def impulse_response(
         baseline: subtract the response to the background image.
         mode: ``"cross_channel"`` or ``"paper"``.
         scale: expected upsampling factor; inferred from the output size when None.
-        in_channels: number of input channels; read from the model's first ``Conv2d``/``ConvTranspose2d``/
-            ``Linear`` when None.
+        in_channels: number of channels of the images the model takes. When None it is read from the first
+            ``Conv2d``/``ConvTranspose2d``/``Linear`` layer in ``model.modules()`` order, which is wrong for a
+            network whose first layer sees more than the image (SRMD: 3 image channels plus 15 degradation
+            maps) or that registers another layer first; pass it for such networks. When the forward fails
+            with a channel mismatch, the error says so first.
         extra: also measure ``shift_variance`` (impulses at LR pixels ``(c, c)`` and ``(c+1, c+1)``) and
             ``amplitude_nonlinearity`` (amplitudes ``a`` and ``2a``); the batch grows by two images per
             impulse, still in one forward pass.
@@ -363,6 +394,19 @@ def impulse_response(
         try:
             out = model(x)
         except Exception as err:
+            if _CHANNEL_MISMATCH.search(str(err)):
+                source = (
+                    "the `in_channels` you passed"
+                    if in_channels is not None
+                    else "read from the model's first Conv2d/ConvTranspose2d/Linear layer"
+                )
+                raise RuntimeError(
+                    f"The model could not run on a probe with {channels} input channels ({source}), and the"
+                    " error is about channels: the number of input channels is probably wrong. The first layer"
+                    " of a network that adds its own maps to the image (SRMD concatenates 15 degradation maps"
+                    " to the 3 image channels) sees more channels than the image has. Pass `in_channels`, the"
+                    f" number of channels of the images the model takes (3 for RGB). Original error: {err}"
+                ) from err
             raise RuntimeError(
                 f"The model could not run on a {n} x {n} probe (batch of {x.shape[0]} images with {channels}"
                 f" channels, dtype {dtype}). Networks that downsample internally need a larger probe: try"
@@ -475,6 +519,49 @@ def _first_crossing(freqs: Tensor, mag: Tensor, level: float = 0.5) -> float:
     return f0 + (m0 - level) / (m0 - m1) * (f1 - f0)
 
 
+def phase_gains(k: Tensor, scale: int) -> Tensor:
+    """Per-phase DC gains of an impulse response: the sums of ``k`` over each of the ``s x s`` sub-pixel phases.
+
+    The probe's impulse covers HR block ``[s*c, s*c + s)``, so HR pixel ``(Y, X)`` has phase
+    ``(Y mod s, X mod s)``. A network that is shift-invariant by ``s`` (convolutions and pixel shuffle) and
+    linear with response ``k`` maps a flat image of 1 to an output that repeats the ``s x s`` block
+    ``phase_gains(k, s)``: its HR pixel of phase ``(a, b)`` sums the responses of all LR pixels at that phase.
+    Equal gains keep flat regions flat; unequal gains draw an ``s x s`` grid. Their mean is ``sum(k) / s^2``.
+
+    Args:
+        k: ``(..., H, W)`` response(s), ``H`` and ``W`` multiples of ``scale``.
+        scale: integer upsampling factor ``s``.
+
+    Returns:
+        ``(..., s, s)`` float64 CPU tensor.
+
+    Example:
+        >>> k = torch.zeros(4, 4); k[1:3, 1:3] = torch.tensor([[1.0, 0.5], [0.5, 1.0]])
+        >>> phase_gains(k, 2)
+        tensor([[1.0000, 0.5000],
+                [0.5000, 1.0000]], dtype=torch.float64)
+    """
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    if not isinstance(k, Tensor) or k.ndim < 2 or k.shape[-1] % scale or k.shape[-2] % scale:
+        got = tuple(k.shape) if isinstance(k, Tensor) else type(k).__name__
+        raise ValueError(
+            f"Expected `k` to be a (..., H, W) tensor with H and W multiples of {scale}, got {got}."
+        )
+    k64 = k.detach().to("cpu", torch.float64)
+    h, w = k64.shape[-2:]
+    blocks = k64.reshape(*k64.shape[:-2], h // scale, scale, w // scale, scale)
+    return blocks.sum(dim=(-4, -2))
+
+
+def _relative_spread(gains: Tensor) -> float:
+    """``(max - min) / |mean|`` of all values; NaN when the mean is 0."""
+    mean = float(gains.mean())
+    if mean == 0 or not math.isfinite(mean):
+        return math.nan
+    return float(gains.max() - gains.min()) / abs(mean)
+
+
 def describe_luminance(
     g: Tensor,
     scale: int,
@@ -492,6 +579,7 @@ def describe_luminance(
     * ``negative_lobe = max(-min(g), 0) / max(g)``.
     * ``stopband_leakage``: energy of the ``H x H`` DFT of ``g`` outside ``|fx|, |fy| <= 1/s`` over its total
       energy. On this grid the LR passband holds exactly ``(H/s)^2`` bins, one per LR pixel of the probe.
+    * ``phase_gain_spread = (max - min) / |mean|`` of :func:`phase_gains` of ``g`` (NaN when ``sum(g) == 0``).
 
     All computations run in float64 on the CPU. Descriptors that are undefined return NaN (a cutoff when
     ``sum(g) == 0``, similarity and leakage when ``g == 0``, negative lobe when ``max(g) <= 0``).
@@ -537,8 +625,9 @@ def describe_luminance(
     norm = torch.linalg.vector_norm(g64) * torch.linalg.vector_norm(ideal)
     sinc_similarity = float((g64 * ideal).sum() / norm) if norm > 0 else math.nan
 
-    peak = float(g64.max())
-    negative_lobe = max(-float(g64.min()), 0.0) / peak if peak > 0 else math.nan
+    peak, trough = float(g64.max()), float(g64.min())
+    # 0.0, never -0.0, for a response without negative values (nearest, bilinear)
+    negative_lobe = (-trough / peak if trough < 0 else 0.0) if peak > 0 else math.nan
 
     power = torch.fft.fft2(g64).abs() ** 2
     total = float(power.sum())
@@ -554,4 +643,5 @@ def describe_luminance(
         sinc_similarity=sinc_similarity,
         negative_lobe=negative_lobe,
         stopband_leakage=stopband_leakage,
+        phase_gain_spread=_relative_spread(phase_gains(g64, s)),
     )

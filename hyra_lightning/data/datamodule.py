@@ -14,7 +14,8 @@ Three sources of images, chosen per split:
 Training samples are random LR patches of ``patch_size`` pixels (HR patches of ``scale * patch_size``)
 with random flips and 90-degree rotations. Patch ``i`` of epoch ``e`` is drawn from a generator seeded
 with ``(seed, e * train_samples_per_epoch + i)``, so an epoch is reproducible whatever the number of
-workers or processes, and successive epochs see different patches. Validation samples are fixed crops of
+workers or processes, and successive epochs see different patches. The training loader is resumable: a fit
+resumed from a checkpoint written at any step, mid-epoch included, sees the batches of an uninterrupted fit. Validation samples are fixed crops of
 ``val_crop_size`` HR pixels taken from a centred grid (the most central first), identical across runs.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +39,7 @@ from hyra_lightning.data.photos import PHOTO_NAMES, load_photo
 __all__ = [
     "IMAGE_EXTENSIONS",
     "EpochSampler",
+    "ResumableDataLoader",
     "SRCropDataset",
     "SRDataModule",
     "SRPatchDataset",
@@ -223,24 +226,83 @@ class EpochSampler(Sampler[int]):
     """Yield the global sample indices ``epoch * length + i`` for ``i < length``.
 
     Lightning calls :meth:`set_epoch` at the start of every training epoch (also through its distributed
-    sampler wrapper), so :class:`SRPatchDataset` draws new, reproducible patches each epoch.
+    sampler wrapper), so :class:`SRPatchDataset` draws new, reproducible patches each epoch. :meth:`skip`
+    makes the next iteration start ``count`` indices into the epoch (used to resume in the middle of one).
     """
 
     def __init__(self, length: int) -> None:
         _check_int("length", length, minimum=1)
         self.length = length
         self.epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the indices of ``epoch``."""
         self.epoch = epoch
+
+    def skip(self, count: int) -> None:
+        """Leave out the first ``count`` indices of the next iteration only (``0 <= count <= length``)."""
+        _check_int("count", count, minimum=0)
+        if count > self.length:
+            raise ValueError(f"Expected `count` to be at most the epoch length {self.length}, got {count}.")
+        self._skip = count
 
     def __len__(self) -> int:
         return self.length
 
     def __iter__(self) -> Iterator[int]:
         start = self.epoch * self.length
-        return iter(range(start, start + self.length))
+        skip, self._skip = self._skip, 0
+        return iter(range(start + skip, start + self.length))
+
+
+class ResumableDataLoader(DataLoader):
+    """A ``DataLoader`` that Lightning can resume in the middle of an epoch.
+
+    It counts the batches it has handed out in the current epoch; Lightning saves that count in every
+    checkpoint (:meth:`state_dict`) and gives it back on resume (:meth:`load_state_dict`), and the next
+    iteration starts after those batches. With an :class:`EpochSampler` the skipped batches are not loaded at
+    all (the sampler starts later in the epoch); with another sampler (Lightning's distributed wrapper, say)
+    they are loaded and dropped. Together with the per-sample seeds of :class:`SRPatchDataset`, a fit resumed
+    from a checkpoint written at any step, mid-epoch included, sees exactly the batches of an uninterrupted
+    fit.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._served = 0  # batches handed out in the current epoch
+        self._resume_at = 0  # batches to skip at the next iteration (set by load_state_dict)
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        skip, self._resume_at = self._resume_at, 0
+        if skip >= len(self):
+            skip = 0  # the checkpoint ended the epoch: the next iteration is a whole new epoch
+        cheap = skip > 0 and isinstance(self.sampler, EpochSampler) and self.batch_size is not None
+        if cheap:
+            self.sampler.skip(skip * self.batch_size)  # type: ignore[union-attr,operator]
+        iterator = super().__iter__()
+        return self._count(iterator, skip, drop=0 if cheap else skip)
+
+    def _count(self, iterator: Iterator[Any], start: int, drop: int) -> Iterator[Any]:
+        self._served = start
+        for _ in range(drop):
+            next(iterator, None)
+        for batch in iterator:
+            self._served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"batches": ...}``: batches of the current epoch already handed out."""
+        return {"batches": int(self._served)}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Start the next iteration after ``state_dict["batches"]`` batches of the epoch."""
+        batches = state_dict.get("batches", 0)
+        if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
+            raise ValueError(
+                f"Expected the data loader state to hold a non-negative integer 'batches', got {state_dict!r}."
+            )
+        self._resume_at = batches
 
 
 class SRPatchDataset(Dataset):
@@ -475,11 +537,11 @@ class SRDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
-        """Random patches, ``train_samples_per_epoch // batch_size`` batches per epoch."""
+        """Random patches, ``train_samples_per_epoch // batch_size`` batches per epoch, resumable mid-epoch."""
         if self.train_dataset is None:
             self.setup("fit")
         assert self.train_dataset is not None
-        return DataLoader(
+        return ResumableDataLoader(
             self.train_dataset,
             batch_size=self.batch_size,
             sampler=EpochSampler(len(self.train_dataset)),

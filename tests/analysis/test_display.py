@@ -154,3 +154,29 @@ def test_impulse_response_image_and_hyra_panel_shapes_and_range():
         hyra_panel(result, 2)
     with pytest.raises(ValueError, match="zoom"):
         impulse_response_image(response, zoom=0)
+
+
+def test_impulse_spectrum_image_is_enlarged_and_marks_the_lr_nyquist_square() -> None:
+    from hyra_lightning.analysis import impulse_response, impulse_spectrum_image
+    from hyra_lightning.analysis.display import LR_NYQUIST_RGB
+    from hyra_lightning.models import BicubicUpsampler
+
+    r = impulse_response(BicubicUpsampler(2), in_channels=1, size=33)  # 66 x 66 response
+    img = impulse_spectrum_image(r)
+    assert img.shape == (3, 264, 264)  # enlarged x4, at least 256 pixels
+    # passband bins: |k - 33| <= 16.5 bins, i.e. rows/columns 17 .. 49; the square lies just outside them
+    red = torch.tensor(LR_NYQUIST_RGB)[:, None]
+    for line in (img[:, 67, 67:201], img[:, 200, 67:201], img[:, 67:201, 67], img[:, 67:201, 200]):
+        assert torch.equal(line, red.expand_as(line))
+    # everything else is the enlarged log-magnitude spectrum
+    plain = enlarge(log_magnitude_spectrum(r.luminance), 4)
+    torch.testing.assert_close(img[:, 68:200, 68:200], plain[:, 68:200, 68:200])
+    torch.testing.assert_close(img[:, :67], plain[:, :67])
+    # x4: a square half as wide; explicit zoom
+    r4 = impulse_response(BicubicUpsampler(4), in_channels=1, size=9)  # 36 x 36
+    img4 = impulse_spectrum_image(r4, zoom=2)
+    assert img4.shape == (3, 72, 72)
+    # bins |k - 18| <= 4.5 -> 14 .. 22; lines at 14 * 2 - 1 = 27 and 23 * 2 = 46
+    assert torch.equal(img4[:, 27, 30], red[:, 0]) and torch.equal(img4[:, 46, 30], red[:, 0])
+    with pytest.raises(ValueError, match="`zoom`"):
+        impulse_spectrum_image(r, zoom=0)

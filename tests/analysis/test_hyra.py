@@ -220,3 +220,17 @@ def test_bad_arguments():
         hyra_decompose(model, lr, response="r")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="scale"):
         hyra_decompose(ConvShuffle(3, 3, 3), lr, response=r)
+
+
+def test_paper_mode_with_different_channel_counts_suggests_cross_channel() -> None:
+    model = ConvShuffle(in_channels=3, out_channels=1, scale=2)
+    lr = torch.rand(1, 3, 8, 8)
+    with pytest.raises(
+        ValueError, match="cannot describe a model with 3 input channels and 1 output"
+    ) as info:
+        hyra_decompose(model, lr, mode="paper", size=9)
+    assert 'mode="cross_channel"' in str(info.value)
+    response = impulse_response(model, mode="paper", size=9)
+    with pytest.raises(ValueError, match='mode="cross_channel"'):
+        linear_response(lr, response)
+    assert hyra_decompose(model, lr, size=9).linear.shape == (1, 1, 16, 16)

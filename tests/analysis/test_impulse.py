@@ -11,6 +11,7 @@ from hyra_lightning.analysis import (
     describe_luminance,
     impulse_response,
     magnitude_profiles,
+    phase_gains,
 )
 from hyra_lightning.models import BicubicUpsampler
 from tests.analysis._models import ConvShuffle, MixedModes, ReLUNet, bicubic_closed_form
@@ -180,6 +181,7 @@ def test_optional_descriptors():
         "sinc_similarity",
         "negative_lobe",
         "stopband_leakage",
+        "phase_gain_spread",
     }
     assert all(isinstance(v, float) for v in plain.as_dict().values())
 
@@ -377,3 +379,90 @@ def test_magnitude_profiles():
         magnitude_profiles(r.luminance, n_fft=35)
     with pytest.raises(ValueError, match="`n_fft`"):
         magnitude_profiles(r.luminance, n_fft=16)
+
+
+# ------------------------------------------------------------------------------------ issue 9 (i, j, p)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_negative_lobe_of_a_non_negative_response_is_plus_zero(mode: str) -> None:
+    model = nn.Upsample(scale_factor=2, mode=mode)
+    lobe = impulse_response(model, in_channels=3, size=9).describe().negative_lobe
+    assert lobe == 0.0 and math.copysign(1.0, lobe) == 1.0
+    assert f"{lobe:.3f}" == "0.000"
+
+
+class SRMDLike(nn.Module):
+    """Takes 3-channel images; its first layer sees them with 15 degradation maps appended (like SRMD)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(18, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        maps = torch.zeros(x.shape[0], 15, *x.shape[-2:], dtype=x.dtype, device=x.device)
+        return self.shuffle(self.conv(torch.cat([x, maps], dim=1)))
+
+
+def test_channel_mismatch_says_first_that_in_channels_may_be_wrong() -> None:
+    with pytest.raises(RuntimeError) as info:
+        impulse_response(SRMDLike(), size=9)
+    message = str(info.value)
+    assert message.startswith("The model could not run on a probe with 18 input channels (read from")
+    assert message.index("`in_channels`") < message.index("Original error")
+    assert "size=" not in message  # not the advice for networks that downsample
+    assert impulse_response(SRMDLike(), size=9, in_channels=3).kernel.shape == (3, 3, 18, 18)
+    with pytest.raises(
+        RuntimeError, match=r"^The model could not run on a probe with 5 input channels \(the"
+    ):
+        impulse_response(SRMDLike(), size=9, in_channels=5)
+
+
+def test_phase_gains_sum_each_sub_pixel_phase() -> None:
+    k = torch.arange(36.0).reshape(6, 6)
+    gains = phase_gains(k, 3)
+    assert gains.shape == (3, 3) and gains.dtype == torch.float64
+    assert gains[1, 2] == k[1::3, 2::3].sum()
+    assert gains.mean() * 9 == pytest.approx(float(k.sum()))
+    with pytest.raises(ValueError, match="`k`"):
+        phase_gains(torch.zeros(5, 6), 3)
+    with pytest.raises(ValueError, match="`scale`"):
+        phase_gains(k, 0)
+
+
+def _grid_network() -> ConvShuffle:
+    """1x1 conv + pixel shuffle whose sub-pixel gains differ per output channel: a colour checkerboard."""
+    model = ConvShuffle(in_channels=3, out_channels=3, scale=2, kernel_size=1)
+    weight = torch.zeros(12, 3, 1, 1)
+    gains = torch.tensor([[0.93, 1.13, 0.97, 0.97], [1.0, 1.0, 1.05, 0.95], [1.0, 1.0, 1.0, 1.0]])
+    for o in range(3):
+        for phase in range(4):
+            weight[4 * o + phase, o] = gains[o, phase]
+    with torch.no_grad():
+        model.conv.weight.copy_(weight)
+    return model
+
+
+def test_phase_gain_spread_sees_a_colour_grid_that_dc_gain_hides() -> None:
+    r = impulse_response(_grid_network(), size=9)
+    assert r.phase_gains.shape == (3, 2, 2)
+    torch.testing.assert_close(
+        r.phase_gains[0].flatten(), torch.tensor([0.93, 1.13, 0.97, 0.97], dtype=torch.float64)
+    )
+    d = r.describe()
+    assert d.dc_gain == pytest.approx(1.0, abs=1e-6)  # the mean hides the grid
+    assert d.phase_gain_spread == pytest.approx(0.20, abs=1e-5)
+    assert d.as_dict()["phase_gain_spread"] == d.phase_gain_spread
+    # what HyRA's linear part makes of a flat grey image: the per-channel s x s pattern of the gains
+    from hyra_lightning.analysis import linear_response
+
+    flat = linear_response(torch.full((1, 3, 6, 6), 0.5), r, boundary="reflect")
+    block = (0.5 * r.phase_gains).float()
+    torch.testing.assert_close(flat[0], block.repeat(1, 6, 6), atol=1e-6, rtol=0)
+    # an ideal interpolator has equal gains
+    assert impulse_response(BicubicUpsampler(2), in_channels=3, size=9).describe().phase_gain_spread < 1e-5
+    # describe_luminance: the gains of the channel-mean luminance only
+    assert describe_luminance(r.luminance, 2).phase_gain_spread == pytest.approx(
+        float(phase_gains(r.luminance, 2).max() - phase_gains(r.luminance, 2).min()), abs=1e-6
+    )

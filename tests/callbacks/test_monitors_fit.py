@@ -40,6 +40,7 @@ DESCRIPTORS = (
     "sinc_similarity",
     "negative_lobe",
     "stopband_leakage",
+    "phase_gain_spread",
 )
 HYRA_SCALARS = ("nonlinear_energy_ratio", "hf_injection", "fsds_linear", "fsds_sr", "fsds_gain")
 NUM_BANDS = 8
