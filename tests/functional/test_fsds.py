@@ -500,3 +500,41 @@ def test_docstring_examples():
 
     result = doctest.testmod(fs, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_empty_bands_do_not_poison_the_gradients_of_the_others():
+    """8 x 8 images, 16 bands: some bands hold no coefficient (0/0, NaN in value) but the gradient of every
+    other band, and of the NaN-ignoring mean, is finite."""
+    preds, target = random_pair((2, 3, 8, 8))
+    preds.requires_grad_(True)
+    _, curve = frequency_similarity_curve(preds, target, num_bands=16)
+    assert torch.isnan(curve).any() and torch.isfinite(curve[2])
+    curve[2].backward()
+    assert torch.isfinite(preds.grad).all() and preds.grad.abs().sum() > 0
+    preds.grad = None
+    _, curve = frequency_similarity_curve(preds, target, num_bands=16)
+    curve.nanmean().backward()
+    assert torch.isfinite(preds.grad).all() and preds.grad.abs().sum() > 0
+    preds.grad = None
+    _, curves = frequency_similarity_curve(preds, target, num_bands=16, reduction="none")
+    curves[:, 2].sum().backward()
+    assert torch.isfinite(preds.grad).all()
+
+
+def test_large_mean_float32_image_is_scored_not_called_constant():
+    """``image + 1e5`` in float32 is not constant: no warning, and the score of those float32 values equals the
+    float64 score of the same values."""
+    preds, target = random_pair((2, 3, 32, 31), dtype=torch.float32)
+    shifted = preds + 1e5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score32 = fsds(shifted, target, "none")
+        _, curve32 = frequency_similarity_curve(target, shifted, 4, "none")
+    score64 = fsds(shifted.double(), target.double(), "none")
+    curve64 = frequency_similarity_curve(target.double(), shifted.double(), 4, "none")[1]
+    torch.testing.assert_close(score32.double(), score64, rtol=0, atol=2e-3)
+    torch.testing.assert_close(curve32.double(), curve64, rtol=0, atol=2e-3)
+    # an image that is constant up to its last bits is still constant
+    flat = torch.full((1, 3, 16, 16), 0.3) + torch.randint(-1, 2, (1, 3, 16, 16)) * 2.0**-25
+    with pytest.warns(UserWarning, match="constant"):
+        assert torch.isnan(fsds(flat, target[:1, :, :16, :16]))
