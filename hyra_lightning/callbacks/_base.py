@@ -84,12 +84,24 @@ class MonitorCallback(Callback):
         return False
 
     def _submit(
-        self, trainer: pl.Trainer, step: int, render: Callable[[], Mapping[str, float] | None]
+        self,
+        trainer: pl.Trainer,
+        step: int,
+        scalars: Callable[[], Mapping[str, float] | None] | None,
+        media: Callable[[], None] | None = None,
     ) -> None:
-        """Hand ``render`` to the writer (global rank zero only); its scalars go to every logger at ``step``."""
+        """Hand an event to the writer (global rank zero only): ``scalars()`` returns what goes to every logger
+        at ``step``; ``media()`` draws and writes through :attr:`sinks` (skipped when there is no sink)."""
         if not trainer.is_global_zero:
             return
-        job = WriteJob(type(self).__name__, step, render, loggers=list(trainer.loggers), key=id(self))
+        job = WriteJob(
+            type(self).__name__,
+            step,
+            scalars,
+            loggers=list(trainer.loggers),
+            media=media if self.sinks else None,
+            key=id(self),
+        )
         get_writer().submit(job, blocking=self.blocking)
 
     def _warm_up(self) -> None:

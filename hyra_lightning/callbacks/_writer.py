@@ -53,16 +53,19 @@ class WriteJob:
     Args:
         owner: name of the monitor, used in warnings.
         step: ``trainer.global_step`` of the event; the scalars are logged at this step.
-        render: called once on the worker thread (or the caller's, when blocking); writes media through sinks
-            and returns the scalars to log (tag -> value), or ``None``.
+        scalars: called once on the worker thread (or the caller's, when blocking); returns the scalars to log
+            (tag -> value; non-finite values are left out), or ``None``.
         loggers: the loggers that receive the scalars through ``log_metrics``.
+        media: called once after ``scalars`` (whether or not it failed): draws and writes the images and
+            figures through the sinks.
         key: identifies the monitor instance for the once-per-monitor error warning (``owner`` when ``None``).
     """
 
     owner: str
     step: int
-    render: Callable[[], Mapping[str, float] | None]
+    scalars: Callable[[], Mapping[str, float] | None] | None = None
     loggers: Sequence[Any] = ()
+    media: Callable[[], None] | None = None
     key: Any = None
 
 
@@ -195,14 +198,19 @@ class BackgroundWriter:
 
     def _run(self, job: WriteJob) -> None:
         start = time.perf_counter()
-        try:
-            scalars = job.render()
-        except Exception as err:  # a renderer's bug must never kill training: report it once
-            self._errors.append((job, err, traceback.format_exc(limit=8)))
-            scalars = None
-        finally:
-            self._busy += time.perf_counter() - start
-            self._jobs_done += 1
+        scalars = None
+        for part in (job.scalars, job.media):
+            if part is None:
+                continue
+            try:
+                result = part()
+            except Exception as err:  # a renderer's bug must never kill training: report it once
+                self._errors.append((job, err, traceback.format_exc(limit=8)))
+            else:
+                if part is job.scalars:
+                    scalars = result
+        self._busy += time.perf_counter() - start
+        self._jobs_done += 1
         self._ready.append((job, scalars))
 
 

@@ -197,15 +197,14 @@ class FrequencySimilarityMonitor(MonitorCallback):
             scale = discover_scale(pl_module, resolve_model(pl_module, self.submodule), self.scale)
         freqs = freqs.to("cpu", torch.float64)
 
-        def render() -> dict[str, float]:
+        def media() -> None:
             if write_layout:
                 for sink in self.sinks:
                     sink.log_layout(_LAYOUT)
-            if self.log_curve and self.sinks:
+            if self.log_curve:
                 self._write_curve(freqs, host[1:], float(host[0]), scale, step)
-            return values
 
-        self._submit(trainer, step, render)
+        self._submit(trainer, step, lambda: values, media)
 
     def _write_curve(self, freqs: Tensor, curve: Tensor, value: float, scale: int | None, step: int) -> None:
         """Draw the curve into the figure built once per process and write it (writer thread)."""

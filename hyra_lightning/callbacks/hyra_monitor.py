@@ -288,20 +288,22 @@ class HyRAMonitor(MonitorCallback):
         if not trainer.is_global_zero:
             return
         host = _to_host(result, self._lr)
-        self._submit(trainer, step, lambda: self._render(host, step))
+        self._submit(
+            trainer,
+            step,
+            lambda: {f"hyra/{name}": value for name, value in host.scalars().items()},
+            (lambda: self._write_panels(host, step)) if self.log_images else None,
+        )
 
-    def _render(self, result: HyRAResult, step: int) -> dict[str, float]:
-        """Scalars and panels of one decomposition (writer thread); returns the scalars."""
-        scalars = {f"hyra/{name}": value for name, value in result.scalars().items()}
-        if self.log_images and self.sinks:
-            from hyra_lightning.analysis import hyra_panel
-            from hyra_lightning.callbacks.sinks.raster import image_to_array
+    def _write_panels(self, result: HyRAResult, step: int) -> None:
+        """The ``hyra/sample_<i>`` panels of one decomposition (writer thread)."""
+        from hyra_lightning.analysis import hyra_panel
+        from hyra_lightning.callbacks.sinks.raster import image_to_array
 
-            for i in range(result.sr.shape[0]):
-                panel = image_to_array(hyra_panel(result, i))
-                for sink in self.sinks:
-                    sink.log_image(f"hyra/sample_{i}", panel, step)
-        return scalars
+        for i in range(result.sr.shape[0]):
+            panel = image_to_array(hyra_panel(result, i))
+            for sink in self.sinks:
+                sink.log_image(f"hyra/sample_{i}", panel, step)
 
     @override
     def _warm_up(self) -> None:

@@ -257,13 +257,15 @@ class ImpulseResponseMonitor(MonitorCallback):
             return
         # The one device-to-host copy of the event: everything written derives from the luminance response.
         host = replace(response, luminance=response.luminance.detach().to("cpu", torch.float32))
-        self._submit(trainer, step, lambda: self._render(host, step))
+        self._submit(
+            trainer,
+            step,
+            lambda: {f"impulse/{name}": value for name, value in host.describe().as_dict().items()},
+            (lambda: self._write_media(host, step)) if self.log_images else None,
+        )
 
-    def _render(self, response: ImpulseResponse, step: int) -> dict[str, float]:
-        """Descriptors, images and figure of one probe (writer thread); returns the scalars."""
-        scalars = {f"impulse/{name}": value for name, value in response.describe().as_dict().items()}
-        if not self.log_images or not self.sinks:
-            return scalars
+    def _write_media(self, response: ImpulseResponse, step: int) -> None:
+        """Images and figure of one probe (writer thread)."""
         from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
         from hyra_lightning.callbacks.sinks.raster import figure_to_array, image_to_array
 
@@ -274,12 +276,12 @@ class ImpulseResponseMonitor(MonitorCallback):
             "impulse/spectrum": image_to_array(log_magnitude_spectrum(response.luminance)),
         }
         freqs, m_h, m_v = magnitude_profiles(response)
-        profile = figure_to_array(self._profile_figure(freqs, m_h, m_v, response.scale, step))
+        images["impulse/profile"] = figure_to_array(
+            self._profile_figure(freqs, m_h, m_v, response.scale, step)
+        )
         for sink in self.sinks:
             for tag, image in images.items():
                 sink.log_image(tag, image, step)
-            sink.log_image("impulse/profile", profile, step)
-        return scalars
 
     def _profile_figure(
         self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int
