@@ -222,6 +222,15 @@ class HyRAMonitor(MonitorCallback):
 
     # ---------------------------------------------------------------------------------------------- work
 
+    def _images_on(self, device: torch.device) -> tuple[Tensor, Tensor | None]:
+        """The analysed images on ``device``, copied there once (again only when they change)."""
+        assert self._lr is not None
+        cached = self.cache.get("images")
+        if cached is None or cached[0] != device or cached[1] is not self._lr or cached[2] is not self._hr:
+            hr = None if self._hr is None else self._hr.to(device)
+            cached = self.cache["images"] = (device, self._lr, self._hr, self._lr.to(device), hr)
+        return cached[3], cached[4]
+
     def _reusable_response(
         self, trainer: pl.Trainer, options: ProbeOptions, step: int
     ) -> ImpulseResponse | None:
@@ -257,9 +266,7 @@ class HyRAMonitor(MonitorCallback):
         model = resolve_model(pl_module, self.submodule)
         options = self.probe_options.resolved(pl_module, model)
         response = self._reusable_response(trainer, options, step)
-        device = pl_module.device
-        lr = self._lr.to(device)
-        hr = None if self._hr is None else self._hr.to(device)
+        lr, hr = self._images_on(pl_module.device)
         probe_kwargs = {}
         if response is None:  # `None` options are left to the analysis layer's defaults
             probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}

@@ -379,12 +379,14 @@ COMPILE: bool = os.environ.get("HYRA_FSDS_COMPILE", "0") not in ("", "0", "false
 
 _compiled_chunk: Callable[..., Any] | None = None
 _compile_failed = False
+#: Compile on the CPU too (for tests; the CPU path is chunked and memory-bound, compiling does not pay there).
+_COMPILE_ON_CPU = False
 
 
 def _chunk_fn(device: torch.device) -> Callable[..., Any]:
     """The per-chunk function: compiled when :data:`COMPILE` is set and the device is not the CPU."""
     global _compiled_chunk
-    if not COMPILE or _compile_failed or device.type == "cpu":
+    if not COMPILE or _compile_failed or (device.type == "cpu" and not _COMPILE_ON_CPU):
         return _fsds_chunk
     if _compiled_chunk is None:
         _compiled_chunk = torch.compile(_fsds_chunk, dynamic=False)

@@ -538,3 +538,49 @@ def test_large_mean_float32_image_is_scored_not_called_constant():
     flat = torch.full((1, 3, 16, 16), 0.3) + torch.randint(-1, 2, (1, 3, 16, 16)) * 2.0**-25
     with pytest.warns(UserWarning, match="constant"):
         assert torch.isnan(fsds(flat, target[:1, :, :16, :16]))
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
+    preds, target = random_pair((3, 3, 16, 15))
+    expected = fsds(preds, target, "none")
+
+    def broken_compile(fn, **kwargs):
+        def compiled(*args):
+            raise RuntimeError("no compiler here")
+
+        return compiled
+
+    monkeypatch.setattr(fs, "COMPILE", True)
+    monkeypatch.setattr(fs, "_COMPILE_ON_CPU", True)
+    monkeypatch.setattr(fs, "_compiled_chunk", None)
+    monkeypatch.setattr(fs, "_compile_failed", False)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(UserWarning, match="torch.compile failed.*no compiler here.*eager"):
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_compiled_chunk_traces_and_matches_eager(monkeypatch):
+    """The per-chunk computation traces through torch.compile (AOT autograd, no code generation here) without
+    a graph-breaking host read, and gives the eager numbers."""
+    import functools
+
+    preds, target = random_pair((3, 3, 32, 31))
+    expected = fsds(preds, target, "none")
+    expected_curve = frequency_similarity_curve(preds, target, 8, "none")[1]
+    monkeypatch.setattr(fs, "COMPILE", True)
+    monkeypatch.setattr(fs, "_COMPILE_ON_CPU", True)
+    monkeypatch.setattr(fs, "_compiled_chunk", None)
+    monkeypatch.setattr(fs, "_compile_failed", False)
+    monkeypatch.setattr(
+        torch, "compile", functools.partial(torch.compile, backend="aot_eager", fullgraph=True)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=1e-12)
+        curve = frequency_similarity_curve(preds, target, 8, "none")[1]
+    torch.testing.assert_close(curve, expected_curve, rtol=0, atol=1e-12)
+    assert not fs._compile_failed
