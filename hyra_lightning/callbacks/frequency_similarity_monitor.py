@@ -21,6 +21,7 @@ from hyra_lightning.callbacks._sink import (
     resolve_model,
     split_batch,
 )
+from hyra_lightning.functional import frequency_bands
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity, band_tag
 
 __all__ = ["FrequencySimilarityMonitor"]
@@ -177,7 +178,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
             return  # nothing seen (for example a validation run without batches)
         step = trainer.global_step
         # every rank computes: torchmetrics syncs the states across ranks here
-        value, (freqs, curve) = self.metric.compute_with_curve()
+        value, (_, curve) = self.metric.compute_with_curve()
         self.metric.reset()
         self._num_updates = 0
         if step == self.last_step:
@@ -195,7 +196,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
         scale = None
         if self.log_curve:
             scale = discover_scale(pl_module, resolve_model(pl_module, self.submodule), self.scale)
-        freqs = freqs.to("cpu", torch.float64)
+        freqs = frequency_bands(self.num_bands, dtype=torch.float64)[0]  # made on the host, not copied
 
         def media() -> None:
             if write_layout:

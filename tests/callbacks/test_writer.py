@@ -250,3 +250,23 @@ def test_blocking_and_background_modes_write_the_same_events(tmp_path):
         got = [(e.step, e.encoded_image_string) for e in background.Images(tag)]
         assert got == [(e.step, e.encoded_image_string) for e in blocking.Images(tag)], tag
     assert "custom_scalars__config__" in tags["tensors"]  # the layout, in both
+
+
+def test_figure_templates_are_built_once_on_the_writer_thread(tmp_path):
+    """The first probe does not pay for figure set-up on the training thread: the warm-up builds the profile
+    figure on the writer thread when the fit starts, and every probe reuses it."""
+    import hyra_lightning.callbacks.impulse_response_monitor as irm_module
+
+    built: list[str] = []
+    original = irm_module._ProfileTemplate.__init__
+
+    def recording_init(self) -> None:
+        built.append(threading.current_thread().name)
+        original(self)
+
+    monitor = ImpulseResponseMonitor(every_n_steps=1)
+    trainer = make_trainer(tmp_path, [monitor], max_steps=4, limit_val_batches=0)
+    with mock.patch.object(irm_module._ProfileTemplate, "__init__", recording_init):
+        trainer.fit(SRModule(), datamodule=PhotoData())
+    assert built == ["hyra-lightning-writer"]
+    assert image_steps(read_events(tmp_path / "run" / "version_0"), "impulse/profile") == [0, 1, 2, 3, 4]
