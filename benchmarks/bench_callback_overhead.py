@@ -266,6 +266,7 @@ def main() -> None:
     events: dict[str, int] = {}
     busy_runs: list[float] = []
     edges: list[float] = []
+    shares: list[float] = []
     for r in range(args.repeats):
         for with_monitors in (False, True):
             elapsed, monitors, timer, busy = run_fit(args, photos, with_monitors)
@@ -287,12 +288,18 @@ def main() -> None:
                     )
                 busy_runs.append(busy)
                 edges.append(sum(timer.edges.values()))
+                inside = sum(timer.seconds.values()) + edges[-1]
+                shares.append(inside / (elapsed - inside))
                 parts = ", ".join(f"{name} {sec:.2f} s" for name, sec in timer.seconds.items())
                 line += f" (inside the monitors' hooks: {parts}; writer thread busy {busy:.2f} s)"
             print(line)
     base, mon = min(times[False]), min(times[True])
     print(f"Best without monitors: {base:.2f} s; best with monitors: {mon:.2f} s")
     print(f"Overhead, wall time: {100 * (mon / base - 1):+.2f}% (ratio {mon / base:.4f}; target <= 5%)")
+    print(
+        f"Overhead, time inside the monitors' hooks / rest of the same fit: {100 * min(shares):.2f}%"
+        " (both measured within one fit, so other processes' load affects them alike)"
+    )
 
     print(
         "Training thread per monitor event (time inside the monitors' hooks, the model's forward passes made"
