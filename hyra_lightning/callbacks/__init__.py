@@ -4,8 +4,11 @@
 - :class:`HyRAMonitor`: linear / non-linear decomposition of fixed validation images (``hyra/...``).
 - :class:`FrequencySimilarityMonitor`: FSDS and its frequency curve on the validation set (``fsds/...``).
 
-All three run their forward passes on every rank and write on global rank zero only; TensorBoard receives
-scalars, images, figures and a custom-scalars layout, other loggers receive the scalars.
+All three run their forward passes on every rank and write on global rank zero only. Scalars go to every
+logger; images and figures go to every logger through its sink (:mod:`hyra_lightning.callbacks.sinks`:
+TensorBoard images and a custom-scalars layout, PNG files for a ``CSVLogger``, ...). Drawing and writing happen
+on one background thread per process (``blocking=True`` keeps them on the training thread); everything is
+written by the time ``fit``/``validate``/``test`` returns.
 """
 
 from hyra_lightning.callbacks.frequency_similarity_monitor import FrequencySimilarityMonitor

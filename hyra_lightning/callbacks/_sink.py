@@ -1,12 +1,10 @@
-"""Plumbing shared by the three monitors: where to write, how to reach the model, how to read a batch.
+"""Plumbing shared by the three monitors: how to reach the model, how to read a batch, figures without pyplot.
 
 Nothing here computes a quantity of the paper; the maths lives in :mod:`hyra_lightning.analysis` and
-:mod:`hyra_lightning.metrics`. This module decides *where* the monitors write and *how* they talk to the
-trainer:
+:mod:`hyra_lightning.metrics`. Where the monitors write is decided by their base class
+(:mod:`hyra_lightning.callbacks._base`), the background writer (:mod:`hyra_lightning.callbacks._writer`) and
+the sinks (:mod:`hyra_lightning.callbacks.sinks`). Here:
 
-- :class:`MonitorSink` writes scalars to every logger and images, figures and the custom-scalars layout to
-  TensorBoard, on global rank zero only; it emits the "no logger" and "images skipped" warnings once per
-  monitor.
 - :class:`PrecisionForward` runs a model's forward inside the trainer's precision context, so probes see the
   same numerics as training (autocast for ``16-mixed``/``bf16-mixed``, half or double weights for ``*-true``).
 - :func:`split_batch` and :func:`preds_target_from_outputs` find LR/HR images in a batch and SR/HR images in
@@ -15,7 +13,6 @@ trainer:
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -24,17 +21,11 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks.callback import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor, nn
-from typing_extensions import override
 
 __all__ = [
-    "MonitorCallback",
-    "MonitorSink",
     "PrecisionForward",
     "ProbeOptions",
     "check_bool",
@@ -271,134 +262,3 @@ def render_figure(fig: Figure) -> Tensor:
     if pyplot is not None:
         pyplot.close(fig)
     return image
-
-
-# --------------------------------------------------------------------------------------------------------
-# what the three monitors share as callbacks
-# --------------------------------------------------------------------------------------------------------
-
-
-class MonitorCallback(Callback):
-    """Base of the three monitors: a checkpoint key built once from their options, and the ``submodule`` check.
-
-    Subclasses set ``self.submodule`` and return the options that tell two instances apart from
-    :meth:`_state_key_fields`.
-    """
-
-    submodule: str | None
-
-    def _state_key_fields(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    @property
-    @override
-    def state_key(self) -> str:
-        # Lightning reads the key at every hook call: build it once (the options it names never change).
-        key = self.__dict__.get("_state_key")
-        if key is None:
-            key = self.__dict__["_state_key"] = self._generate_state_key(**self._state_key_fields())
-        return key
-
-    @override
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
-
-
-# --------------------------------------------------------------------------------------------------------
-# the sink
-# --------------------------------------------------------------------------------------------------------
-
-
-class MonitorSink:
-    """Where one monitor writes.
-
-    - scalars: every logger of the trainer, through ``logger.log_metrics(metrics, step)``;
-    - images and figures: every :class:`~lightning.pytorch.loggers.TensorBoardLogger`, through its
-      ``experiment`` (a ``SummaryWriter``); when the trainer has loggers but no TensorBoard logger, they are
-      skipped with one warning;
-    - with no logger at all, one warning, and :meth:`active` is ``False`` so the monitor does nothing.
-
-    Nothing is written and no ``experiment`` is touched on ranks other than global rank zero.
-
-    Args:
-        owner: the monitor's class name, used in warnings.
-    """
-
-    def __init__(self, owner: str) -> None:
-        self.owner = owner
-        self._warned_no_logger = False
-        self._warned_media = False
-
-    def active(self, trainer: pl.Trainer) -> bool:
-        """Whether the trainer has a logger; warns once (rank zero) when it has none."""
-        if trainer.loggers:
-            return True
-        if not self._warned_no_logger:
-            self._warned_no_logger = True
-            rank_zero_warn(
-                f"{self.owner} has nothing to write to: the Trainer has no logger (`logger=False`)."
-                f" {self.owner} does nothing in this run. Pass `logger=TensorBoardLogger(...)` to see its output.",
-                category=UserWarning,
-            )
-        return False
-
-    @staticmethod
-    def writers(trainer: pl.Trainer) -> list[Any]:
-        """The ``SummaryWriter`` of every TensorBoard logger, on global rank zero; ``[]`` elsewhere."""
-        if not trainer.is_global_zero:
-            return []
-        return [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-
-    def wants_media(self, trainer: pl.Trainer) -> bool:
-        """Whether images and figures should be rendered here: global rank zero with a TensorBoard logger.
-
-        Warns once when the trainer has loggers but none of them is a TensorBoard logger.
-        """
-        if not trainer.is_global_zero or not trainer.loggers:
-            return False
-        if any(isinstance(lg, TensorBoardLogger) for lg in trainer.loggers):
-            return True
-        if not self._warned_media:
-            self._warned_media = True
-            names = ", ".join(type(lg).__name__ for lg in trainer.loggers)
-            rank_zero_warn(
-                f"{self.owner} logs images and figures to TensorBoard only, and the Trainer's loggers ({names})"
-                " include no TensorBoardLogger: images and figures are skipped, scalars are logged.",
-                category=UserWarning,
-            )
-        return False
-
-    def log_scalars(self, trainer: pl.Trainer, metrics: Mapping[str, float], step: int) -> None:
-        """Write ``metrics`` (tag -> float) at ``step`` to every logger, on global rank zero.
-
-        Non-finite values (NaN: an empty frequency band or a constant image; +inf: identical images) are
-        left out, as :meth:`FrequencySpectrumDistributionSimilarity.log_to_tensorboard` does, since charts
-        cannot show them.
-        """
-        if not trainer.is_global_zero:
-            return
-        values = {tag: float(value) for tag, value in metrics.items() if math.isfinite(float(value))}
-        if not values:
-            return
-        for logger in trainer.loggers:
-            logger.log_metrics(dict(values), step=step)
-
-    def log_image(self, trainer: pl.Trainer, tag: str, image: Tensor, step: int) -> None:
-        """Write a ``3 x H x W`` float image in [0, 1] at ``step`` to every TensorBoard logger (rank zero)."""
-        writers = self.writers(trainer)
-        if not writers:
-            return
-        image = image.detach().to("cpu", torch.float32).clamp(0.0, 1.0)
-        for writer in writers:
-            writer.add_image(tag, image, global_step=step, dataformats="CHW")
-
-    def log_figure(self, trainer: pl.Trainer, tag: str, fig: Figure, step: int) -> None:
-        """Rasterise ``fig`` and write it as the image ``tag`` (as ``SummaryWriter.add_figure`` does); the
-        figure is closed in every case."""
-        image = render_figure(fig)
-        self.log_image(trainer, tag, image, step)
-
-    def log_custom_scalars(self, trainer: pl.Trainer, layout: dict[str, dict[str, list[Any]]]) -> None:
-        """Write a TensorBoard custom-scalars layout (``SummaryWriter.add_custom_scalars``) on rank zero."""
-        for writer in self.writers(trainer):
-            writer.add_custom_scalars(layout)

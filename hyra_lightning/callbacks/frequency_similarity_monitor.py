@@ -10,9 +10,8 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
+from hyra_lightning.callbacks._base import MonitorCallback
 from hyra_lightning.callbacks._sink import (
-    MonitorCallback,
-    MonitorSink,
     PrecisionForward,
     check_bool,
     check_optional_positive_int,
@@ -22,9 +21,18 @@ from hyra_lightning.callbacks._sink import (
     resolve_model,
     split_batch,
 )
+from hyra_lightning.functional import frequency_bands
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity, band_tag
 
 __all__ = ["FrequencySimilarityMonitor"]
+
+#: The ``CUSTOM SCALARS`` layout written once per run.
+_LAYOUT = {
+    "FSDS": {
+        "FSDS per frequency band (dB)": ["Multiline", [r"fsds/band_\d+"]],
+        "FSDS (dB)": ["Multiline", ["fsds/val"]],
+    }
+}
 
 
 class FrequencySimilarityMonitor(MonitorCallback):
@@ -38,9 +46,13 @@ class FrequencySimilarityMonitor(MonitorCallback):
     - ``fsds/band_<kk>`` (``kk`` = 00, 01, ...): the dataset curve, one scalar per band of radial frequency,
       to every logger;
     - ``fsds/curve``: a figure of the curve against frequency (Nyquist units) with the LR Nyquist frequency,
-      to TensorBoard;
+      to every logger through its sink (TensorBoard images, PNG files for a ``CSVLogger``, ...);
     - once per run, a TensorBoard custom-scalars layout (``CUSTOM SCALARS`` tab) with one multi-line chart of
       all ``fsds/band_*`` tags and one of ``fsds/val``.
+
+    The validation batches are accumulated on the device without any host synchronisation; the values are
+    read back once per validation run, and the figure is drawn and written on a background thread (see
+    ``blocking``).
 
     Where SR and HR come from: what ``validation_step`` returned, when it is a mapping with tensors under
     ``"preds"`` and ``"target"`` or a ``(preds, target)`` pair; otherwise the monitor runs the model on the
@@ -64,6 +76,8 @@ class FrequencySimilarityMonitor(MonitorCallback):
         log_curve: log the ``fsds/curve`` figure.
         submodule: dotted name of the SR network inside the LightningModule used when the monitor runs the
             model itself; ``None`` uses the LightningModule's own ``forward``.
+        blocking: draw and write in the training thread (for debugging); by default a background thread does
+            it.
 
     Raises:
         ValueError: for an argument of the wrong type or out of range.
@@ -85,9 +99,11 @@ class FrequencySimilarityMonitor(MonitorCallback):
         scale: int | None = None,
         log_curve: bool = True,
         submodule: str | None = None,
+        blocking: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int("num_bands", num_bands)
+        check_bool("blocking", blocking)
         if reference not in ("target", "preds"):
             raise ValueError(f"Expected `reference` to be 'target' or 'preds', got {reference!r}.")
         for name, key in (("lr_key", lr_key), ("hr_key", hr_key)):
@@ -104,6 +120,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
         self.scale = scale
         self.log_curve = log_curve
         self.submodule = submodule
+        self.blocking = blocking
         #: The metric the validation batches are accumulated in (one per monitor).
         self.metric = FrequencySpectrumDistributionSimilarity(num_bands=num_bands, reference=reference)
         #: ``trainer.global_step`` of the last logged validation run, or ``None``.
@@ -113,7 +130,6 @@ class FrequencySimilarityMonitor(MonitorCallback):
         self.disabled = False
         self._layout_written = False
         self._num_updates = 0
-        self._sink = MonitorSink(type(self).__name__)
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {"num_bands": self.num_bands, "reference": self.reference}
@@ -141,7 +157,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if trainer.sanity_checking or self.disabled or not self._sink.active(trainer):
+        if trainer.sanity_checking or self.disabled or not self._active(trainer):
             return
         pair = preds_target_from_outputs(outputs)
         if pair is None:
@@ -156,13 +172,13 @@ class FrequencySimilarityMonitor(MonitorCallback):
 
     @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.disabled or not self._sink.active(trainer):
+        if trainer.sanity_checking or self.disabled or not self._active(trainer):
             return
         if self._num_updates == 0 and trainer.world_size == 1:
             return  # nothing seen (for example a validation run without batches)
         step = trainer.global_step
         # every rank computes: torchmetrics syncs the states across ranks here
-        value, (freqs, curve) = self.metric.compute_with_curve()
+        value, (_, curve) = self.metric.compute_with_curve()
         self.metric.reset()
         self._num_updates = 0
         if step == self.last_step:
@@ -170,30 +186,53 @@ class FrequencySimilarityMonitor(MonitorCallback):
         self.last_step = step
         if not trainer.is_global_zero:
             return
-        values = {"fsds/val": float(value)}
-        values.update({f"fsds/{band_tag(k)}": v for k, v in enumerate(curve.detach().cpu().tolist())})
+        # The one device-to-host copy of the validation run.
+        host = torch.cat([value.reshape(1).to(curve.dtype), curve]).to("cpu", torch.float64)
+        values = {"fsds/val": float(host[0])}
+        values.update({f"fsds/{band_tag(k)}": v for k, v in enumerate(host[1:].tolist())})
         self.last_values = values
-        self._sink.log_scalars(trainer, values, step)
-        if not self._sink.wants_media(trainer):
-            return
-        if not self._layout_written:
-            self._layout_written = True
-            self._sink.log_custom_scalars(
-                trainer,
-                {
-                    "FSDS": {
-                        "FSDS per frequency band (dB)": ["Multiline", [r"fsds/band_\d+"]],
-                        "FSDS (dB)": ["Multiline", ["fsds/val"]],
-                    }
-                },
-            )
+        write_layout = not self._layout_written
+        self._layout_written = True
+        scale = None
         if self.log_curve:
             scale = discover_scale(pl_module, resolve_model(pl_module, self.submodule), self.scale)
-            fig, _ = self.metric.plot((freqs, curve), scale=scale)
-            fig.axes[0].set_title(
-                f"frequency similarity, step {step} (mean {float(value):.2f} dB)", fontsize=9
-            )
-            self._sink.log_figure(trainer, "fsds/curve", fig, step)
+        freqs = frequency_bands(self.num_bands, dtype=torch.float64)[0]  # made on the host, not copied
+
+        def media() -> None:
+            if write_layout:
+                for sink in self.sinks:
+                    sink.log_layout(_LAYOUT)
+            if self.log_curve:
+                self._write_curve(freqs, host[1:], float(host[0]), scale, step)
+
+        self._submit(trainer, step, lambda: values, media)
+
+    def _write_curve(self, freqs: Tensor, curve: Tensor, value: float, scale: int | None, step: int) -> None:
+        """Draw the curve into the figure built once per process and write it (writer thread)."""
+        from hyra_lightning.callbacks._sink import new_figure
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
+
+        fig = self.cache.get("curve")
+        if fig is None:
+            fig = self.cache["curve"] = new_figure(6.4, 4.8)
+            fig.add_subplot(1, 1, 1)
+        ax = fig.axes[0]
+        ax.cla()
+        self.metric.plot((freqs, curve), ax=ax, scale=scale)
+        ax.set_title(f"frequency similarity, step {step} (mean {value:.2f} dB)", fontsize=9)
+        image = figure_to_array(fig)
+        for sink in self.sinks:
+            sink.log_image("fsds/curve", image, step)
+
+    @override
+    def _warm_up(self) -> None:
+        from hyra_lightning.callbacks._sink import new_figure
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
+
+        if self.log_curve and self.sinks and "curve" not in self.cache:
+            fig = self.cache["curve"] = new_figure(6.4, 4.8)
+            fig.add_subplot(1, 1, 1).plot([0.0, 1.0], [0.0, 1.0])
+            figure_to_array(fig)
 
     @override
     def state_dict(self) -> dict[str, Any]:

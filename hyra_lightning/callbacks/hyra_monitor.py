@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
+from hyra_lightning.callbacks._base import MonitorCallback
 from hyra_lightning.callbacks._sink import (
-    MonitorCallback,
-    MonitorSink,
     PrecisionForward,
     ProbeOptions,
     check_bool,
@@ -23,7 +24,7 @@ from hyra_lightning.callbacks._sink import (
 )
 
 if TYPE_CHECKING:
-    from hyra_lightning.analysis import ImpulseResponse
+    from hyra_lightning.analysis import HyRAResult, ImpulseResponse
 
 __all__ = ["HyRAMonitor"]
 
@@ -39,7 +40,8 @@ class HyRAMonitor(MonitorCallback):
     - ``hyra/nonlinear_energy_ratio`` and ``hyra/hf_injection``, and when HR images are known
       ``hyra/fsds_linear``, ``hyra/fsds_sr`` and ``hyra/fsds_gain``: the means over the images of
       :meth:`~hyra_lightning.analysis.HyRAResult.scalars`, to every logger;
-    - ``hyra/sample_<i>``, one panel per image, to TensorBoard. Top row: the LR image enlarged to the HR size
+    - ``hyra/sample_<i>``, one panel per image, to every logger through its sink (TensorBoard images, PNG files
+      for a ``CSVLogger``, ...). Top row: the LR image enlarged to the HR size
       with nearest-neighbour interpolation (so its pixels stay visible), the affine part ``B + H(x)`` clamped
       to [0, 1], the non-linear part ``G(x)`` (channel mean) in a diverging colour map (zero at the middle
       colour), the SR output clamped to [0, 1], and the HR image when known. Bottom row: the centred
@@ -54,7 +56,8 @@ class HyRAMonitor(MonitorCallback):
     response at the same step with the same probe options, that response is reused instead of probing again.
 
     The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
-    forward pass); only global rank zero writes. The forward passes run in the trainer's precision context.
+    forward pass); only global rank zero writes. The decomposition runs on the training thread; the scalars,
+    panels and writing run on a background thread (see ``blocking``). The forward passes run in the trainer's precision context.
     If the model rejects the probe, the monitor warns once with the error and the remedy and switches itself
     off; training continues.
 
@@ -79,6 +82,8 @@ class HyRAMonitor(MonitorCallback):
         log_images: log the ``hyra/sample_<i>`` panels; ``False`` logs the scalars only.
         submodule: dotted name of the SR network inside the LightningModule; ``None`` uses the
             LightningModule's own ``forward``.
+        blocking: compute the scalars, draw and write in the training thread (for debugging); by default a
+            background thread does it and the training thread only runs the decomposition.
 
     Raises:
         ValueError: for an argument of the wrong type or out of range, or ``images``/``hr_images`` of
@@ -108,9 +113,11 @@ class HyRAMonitor(MonitorCallback):
         in_channels: int | None = None,
         log_images: bool = True,
         submodule: str | None = None,
+        blocking: bool = False,
     ) -> None:
         super().__init__()
         check_positive_int("num_images", num_images)
+        check_bool("blocking", blocking)
         check_positive_int("every_n_epochs", every_n_epochs)
         check_bool("log_images", log_images)
         if boundary not in ("zero", "reflect"):
@@ -138,6 +145,7 @@ class HyRAMonitor(MonitorCallback):
         self.hr_key = hr_key
         self.log_images = log_images
         self.submodule = submodule
+        self.blocking = blocking
 
         self.disabled = False
         #: ``trainer.global_step`` of the last decomposition, or ``None``.
@@ -148,7 +156,6 @@ class HyRAMonitor(MonitorCallback):
         self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
         self._val_runs = 0
-        self._sink = MonitorSink(type(self).__name__)
         self._warned_no_images = False
 
     def _state_key_fields(self) -> dict[str, Any]:
@@ -215,6 +222,15 @@ class HyRAMonitor(MonitorCallback):
 
     # ---------------------------------------------------------------------------------------------- work
 
+    def _images_on(self, device: torch.device) -> tuple[Tensor, Tensor | None]:
+        """The analysed images on ``device``, copied there once (again only when they change)."""
+        assert self._lr is not None
+        cached = self.cache.get("images")
+        if cached is None or cached[0] != device or cached[1] is not self._lr or cached[2] is not self._hr:
+            hr = None if self._hr is None else self._hr.to(device)
+            cached = self.cache["images"] = (device, self._lr, self._hr, self._lr.to(device), hr)
+        return cached[3], cached[4]
+
     def _reusable_response(
         self, trainer: pl.Trainer, options: ProbeOptions, step: int
     ) -> ImpulseResponse | None:
@@ -234,7 +250,7 @@ class HyRAMonitor(MonitorCallback):
     def _analyse(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Decompose the fixed images at the current step (all ranks) and log the result (rank zero)."""
         step = trainer.global_step
-        if step == self.last_step or not self._sink.active(trainer):
+        if step == self.last_step or not self._active(trainer):
             return
         if self._lr is None:
             if not self._warned_no_images:
@@ -245,14 +261,12 @@ class HyRAMonitor(MonitorCallback):
                     category=UserWarning,
                 )
             return
-        from hyra_lightning.analysis import hyra_decompose, hyra_panel
+        from hyra_lightning.analysis import hyra_decompose
 
         model = resolve_model(pl_module, self.submodule)
         options = self.probe_options.resolved(pl_module, model)
         response = self._reusable_response(trainer, options, step)
-        device = pl_module.device
-        lr = self._lr.to(device)
-        hr = None if self._hr is None else self._hr.to(device)
+        lr, hr = self._images_on(pl_module.device)
         probe_kwargs = {}
         if response is None:  # `None` options are left to the analysis layer's defaults
             probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
@@ -280,11 +294,46 @@ class HyRAMonitor(MonitorCallback):
         self.last_reused_response = response is not None
         if not trainer.is_global_zero:
             return
-        scalars = {f"hyra/{name}": value for name, value in result.scalars().items()}
-        self._sink.log_scalars(trainer, scalars, step)
-        if self.log_images and self._sink.wants_media(trainer):
-            for i in range(result.sr.shape[0]):
-                self._sink.log_image(trainer, f"hyra/sample_{i}", hyra_panel(result, i), step)
+        host = _to_host(result, self._lr)
+        self._submit(
+            trainer,
+            step,
+            lambda: {f"hyra/{name}": value for name, value in host.scalars().items()},
+            (lambda: self._write_panels(host, step)) if self.log_images else None,
+        )
+
+    def _write_panels(self, result: HyRAResult, step: int) -> None:
+        """The ``hyra/sample_<i>`` panels of one decomposition (writer thread)."""
+        from hyra_lightning.analysis import hyra_panel
+        from hyra_lightning.callbacks.sinks.raster import image_to_array
+
+        for i in range(result.sr.shape[0]):
+            panel = image_to_array(hyra_panel(result, i))
+            for sink in self.sinks:
+                sink.log_image(f"hyra/sample_{i}", panel, step)
+
+    @override
+    def _warm_up(self) -> None:
+        import hyra_lightning.analysis  # noqa: F401  (the display helpers the first panel needs)
+
+
+def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:
+    """``result`` with its images on the CPU, moved in one device-to-host copy (the LR images are already
+    there); the response stays where it is (the writer does not use it)."""
+    parts = [result.sr, result.linear, result.nonlinear, result.baseline]
+    if result.hr is not None:
+        parts.append(result.hr)
+    host = torch.stack([p.detach().to(result.sr.dtype) for p in parts]).to("cpu")
+    sr, linear, nonlinear, baseline, *hr = host.unbind(0)
+    return replace(
+        result,
+        sr=sr,
+        linear=linear,
+        nonlinear=nonlinear,
+        baseline=baseline,
+        hr=hr[0] if hr else None,
+        lr=result.lr.detach().cpu() if lr is None else lr,
+    )
 
 
 def _check_images(images: Tensor | None, hr_images: Tensor | None) -> tuple[Tensor | None, Tensor | None]:

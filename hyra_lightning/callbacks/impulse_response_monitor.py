@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
@@ -9,9 +10,8 @@ import torch
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from typing_extensions import override
 
+from hyra_lightning.callbacks._base import MonitorCallback
 from hyra_lightning.callbacks._sink import (
-    MonitorCallback,
-    MonitorSink,
     PrecisionForward,
     ProbeOptions,
     check_bool,
@@ -23,6 +23,7 @@ from hyra_lightning.callbacks._sink import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from hyra_lightning.analysis import ImpulseResponse
@@ -50,7 +51,10 @@ class ImpulseResponseMonitor(MonitorCallback):
       against frequency (Nyquist units), with the LR Nyquist frequency ``1/s``, the ideal low-pass filter
       (dashed) and the 0.5 level that defines the cutoff (dotted).
 
-    Images and the figure go to TensorBoard loggers only. Probes happen at the start of training, every
+    Scalars go to every logger; images and the figure go to every logger through its sink (see
+    :func:`hyra_lightning.callbacks.sinks.sinks_for`: TensorBoard images, PNG files for a ``CSVLogger``, ...).
+    The probe runs on the training thread; describing, drawing and writing run on a background thread (see
+    ``blocking``). Probes happen at the start of training, every
     ``every_n_steps`` optimizer steps, every ``every_n_epochs`` training epochs and at the end of training,
     never twice at one step. The defaults (every 200 steps, plus start and end) keep the overhead of a small
     EDSR trained on CPU within a few percent (``benchmarks/bench_callback_overhead.py``).
@@ -92,6 +96,8 @@ class ImpulseResponseMonitor(MonitorCallback):
             scalars only.
         submodule: dotted name of the SR network inside the LightningModule (for example ``"model"``);
             ``None`` probes the LightningModule's own ``forward``.
+        blocking: describe, draw and write in the training thread, as the probe happens (for debugging);
+            by default a background thread does it and the training thread only measures.
 
     Raises:
         ValueError: for an argument of the wrong type or out of range, or when both schedules are ``None``
@@ -122,9 +128,11 @@ class ImpulseResponseMonitor(MonitorCallback):
         zoom: int = 8,
         log_images: bool = True,
         submodule: str | None = None,
+        blocking: bool = False,
     ) -> None:
         super().__init__()
         check_optional_positive_int("every_n_steps", every_n_steps)
+        check_bool("blocking", blocking)
         check_optional_positive_int("every_n_epochs", every_n_epochs)
         check_bool("log_on_train_start", log_on_train_start)
         check_bool("log_on_train_end", log_on_train_end)
@@ -159,6 +167,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.zoom = zoom
         self.log_images = log_images
         self.submodule = submodule
+        self.blocking = blocking
 
         #: The last response measured (on this rank), or ``None``.
         self.last_response: ImpulseResponse | None = None
@@ -170,7 +179,6 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._last_epoch: int | None = None
         self._num_probes = 0
         self._restored = False
-        self._sink = MonitorSink(type(self).__name__)
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {"probe": self.probe_options.kwargs(), "extra": self.extra, "submodule": self.submodule}
@@ -217,9 +225,9 @@ class ImpulseResponseMonitor(MonitorCallback):
     # ---------------------------------------------------------------------------------------------- work
 
     def _probe(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Measure the response at the current step (all ranks) and log it (rank zero)."""
+        """Measure the response at the current step (all ranks) and hand it to the writer (rank zero)."""
         step = trainer.global_step
-        if self.disabled or step == self.last_step or not self._sink.active(trainer):
+        if self.disabled or step == self.last_step or not self._active(trainer):
             return
         from hyra_lightning.analysis import impulse_response
 
@@ -247,52 +255,90 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._num_probes += 1
         if not trainer.is_global_zero:
             return
-        descriptors = response.describe().as_dict()
-        self._sink.log_scalars(
-            trainer, {f"impulse/{name}": value for name, value in descriptors.items()}, step
-        )
-        if self.log_images and self._sink.wants_media(trainer):
-            self._log_media(trainer, response, step)
-
-    def _log_media(self, trainer: pl.Trainer, response: ImpulseResponse, step: int) -> None:
-        from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
-
-        image = impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
-        self._sink.log_image(trainer, "impulse/response", image, step)
-        self._sink.log_image(
+        # The one device-to-host copy of the event: everything written derives from the luminance response.
+        host = replace(response, luminance=response.luminance.detach().to("cpu", torch.float32))
+        self._submit(
             trainer,
-            "impulse/spectrum",
-            log_magnitude_spectrum(response.luminance.detach().float().cpu()),
             step,
+            lambda: {f"impulse/{name}": value for name, value in host.describe().as_dict().items()},
+            (lambda: self._write_media(host, step)) if self.log_images else None,
         )
+
+    def _write_media(self, response: ImpulseResponse, step: int) -> None:
+        """Images and figure of one probe (writer thread)."""
+        from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array, image_to_array
+
+        images = {
+            "impulse/response": image_to_array(
+                impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
+            ),
+            "impulse/spectrum": image_to_array(log_magnitude_spectrum(response.luminance)),
+        }
         freqs, m_h, m_v = magnitude_profiles(response)
-        fig = _profile_figure(freqs, m_h, m_v, response.scale, step)
-        self._sink.log_figure(trainer, "impulse/profile", fig, step)
+        images["impulse/profile"] = figure_to_array(
+            self._profile_figure(freqs, m_h, m_v, response.scale, step)
+        )
+        for sink in self.sinks:
+            for tag, image in images.items():
+                sink.log_image(tag, image, step)
+
+    def _profile_figure(
+        self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int
+    ) -> Figure:
+        """The profile figure of this probe, drawn into the template built once per process."""
+        template = self.cache.get("profile")
+        if template is None:
+            template = self.cache["profile"] = _ProfileTemplate()
+        return template.draw(freqs, m_h, m_v, scale, step)
+
+    @override
+    def _warm_up(self) -> None:
+        import hyra_lightning.analysis  # noqa: F401  (the display helpers the first probe needs)
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
+
+        if self.log_images and self.sinks:
+            freqs = torch.linspace(0.0, 1.0, 8)
+            figure_to_array(self._profile_figure(freqs, 1 - freqs / 2, 1 - freqs / 2, 2, 0))
 
 
-def _profile_figure(
-    freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int
-) -> Figure:
-    """Draw ``M_h`` and ``M_v`` against frequency with the LR Nyquist line, the ideal filter and 0.5 level."""
-    f = freqs.detach().float().cpu().numpy()
-    fig = new_figure(5.0, 3.2)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(f, m_h.detach().float().cpu().numpy(), color="tab:blue", lw=1.6, label="$M_h$ (horizontal)")
-    ax.plot(f, m_v.detach().float().cpu().numpy(), color="tab:orange", lw=1.6, label="$M_v$ (vertical)")
-    nyq = 1.0 / scale
-    right = max(1.0, float(f.max()) if f.size else 1.0)
-    ax.step(
-        [0.0, nyq, right], [1.0, 0.0, 0.0], where="post", color="0.3", ls="--", lw=1.0, label="ideal low-pass"
-    )
-    ax.axvline(nyq, color="tab:red", lw=1.0)
-    ax.text(nyq, 1.02, " LR Nyquist", color="tab:red", fontsize=8, va="bottom", ha="left")
-    ax.axhline(0.5, color="0.5", ls=":", lw=1.0)
-    ax.set_xlim(0.0, right)
-    top = max(1.15, float(max(m_h.max(), m_v.max())) * 1.05) if m_h.numel() else 1.15
-    ax.set_ylim(0.0, top)
-    ax.set_xlabel("frequency (Nyquist units, 1 = HR Nyquist)")
-    ax.set_ylabel("normalised magnitude")
-    ax.set_title(f"impulse response magnitude, x{scale}, step {step}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    return fig
+class _ProfileTemplate:
+    """The ``impulse/profile`` figure, built once; each probe only replaces the data, limits and title."""
+
+    def __init__(self) -> None:
+        self.fig = new_figure(5.0, 3.2)
+        ax: Axes = self.fig.add_subplot(1, 1, 1)
+        self.ax = ax
+        (self.h_line,) = ax.plot([], [], color="tab:blue", lw=1.6, label="$M_h$ (horizontal)")
+        (self.v_line,) = ax.plot([], [], color="tab:orange", lw=1.6, label="$M_v$ (vertical)")
+        (self.ideal,) = ax.step([], [], where="post", color="0.3", ls="--", lw=1.0, label="ideal low-pass")
+        self.nyquist = ax.axvline(0.5, color="tab:red", lw=1.0)
+        self.nyquist_text = ax.text(
+            0.5, 1.02, " LR Nyquist", color="tab:red", fontsize=8, va="bottom", ha="left"
+        )
+        ax.axhline(0.5, color="0.5", ls=":", lw=1.0)
+        ax.set_xlabel("frequency (Nyquist units, 1 = HR Nyquist)")
+        ax.set_ylabel("normalised magnitude")
+        self.title = ax.set_title(" ", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.15)
+        self.fig.tight_layout()
+
+    def draw(
+        self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int
+    ) -> Figure:
+        """Put one probe's profiles into the figure and return it (the same figure every time)."""
+        f = freqs.detach().float().cpu().numpy()
+        self.h_line.set_data(f, m_h.detach().float().cpu().numpy())
+        self.v_line.set_data(f, m_v.detach().float().cpu().numpy())
+        nyq = 1.0 / scale
+        right = max(1.0, float(f.max()) if f.size else 1.0)
+        self.ideal.set_data([0.0, nyq, right], [1.0, 0.0, 0.0])
+        self.nyquist.set_xdata([nyq, nyq])
+        self.nyquist_text.set_x(nyq)
+        self.ax.set_xlim(0.0, right)
+        top = max(1.15, float(max(m_h.max(), m_v.max())) * 1.05) if m_h.numel() else 1.15
+        self.ax.set_ylim(0.0, top)
+        self.title.set_text(f"impulse response magnitude, x{scale}, step {step}")
+        return self.fig

@@ -11,27 +11,36 @@ Implementation notes (none of them changes the result beyond rounding):
 - the difference of two integrated spectra is the integrated spectrum of the difference of the two
   normalised images, so each image pair needs two transforms (the raw images) and two integrations (the
   normalised difference and the reference);
+- both images of every pair go through one stacked tensor ``(2, n, C, H, W)``: one transform, one set of
+  normalisation kernels, one pair of cumulative sums and one set of energy reductions for both, which keeps
+  the number of kernel launches low on a GPU;
+- each image first has one of its own pixel values subtracted (FSDS ignores constant offsets): this takes a
+  large mean out of the transform, whose rounding in float32 would otherwise swamp the variation of an image
+  like ``photo + 1e5``;
 - normalisation happens in the frequency domain: the mean of the image is read from the DC bins and removed
   from the bins it affects (only the DC bin for an even height; the ``fx = 0`` column when the height is odd
   and a zero row is appended), the standard deviation comes from Parseval's identity, and the scale factors
-  are folded into the combination of the two spectra;
+  are folded into the combination of the two spectra and into the energies;
 - the odd-height zero row is appended by the transform itself (``s=``), on the input's device;
 - energies are summed as float32 row norms whose squares are added in float64: FSDS is sensitive to the
   normalisation at the 1e-7 level, and a one-shot float32 reduction over a megapixel is not that accurate;
-- without autograd the spectra are overwritten in place (fewer fresh allocations); with it, nothing is;
+- without autograd the spectra are overwritten in place (fewer fresh allocations); with it, nothing is, and a
+  pair with a non-finite value is zeroed before the transform so that NaN or Inf never reaches a gradient;
 - on CPU, image pairs are processed in cache-sized chunks (the integrations are memory-bound); on other
-  devices the whole batch is processed at once;
-- the only host synchronisation is one check per chunk of whether some pair is invalid (constant or
-  non-finite image): once per call off the CPU, where the batch is one chunk. A chunk with invalid pairs is
-  recomputed with those pairs zeroed, so that NaN or Inf never reaches the gradients of any pair.
+  devices the whole batch is processed at once, optionally through :func:`torch.compile` (:data:`COMPILE`);
+- the computation never reads a value back to the host: invalid pairs (constant or non-finite image) are a
+  device-side mask. The public functions read the number of invalid pairs once per call, after everything
+  else is queued, to warn; the metric reads it once per ``compute``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -61,8 +70,10 @@ MAX_RADIAL_FREQUENCY: float = math.sqrt(2.0)
 CPU_CHUNK_BYTES: int = 4 * 2**20
 
 #: An image whose standard deviation is at most this many machine epsilons times the magnitude of its mean
-#: is treated as constant: its normalised version would be rounding noise.
-CONSTANT_TOLERANCE_EPS: float = 64.0
+#: (a few units in the last place of its values) is treated as constant: its normalised version would be
+#: rounding noise. The standard deviation is computed after subtracting one of the image's own values, so it is
+#: accurate down to that level whatever the mean (an image of mean 1e5 in float32 keeps its variation).
+CONSTANT_TOLERANCE_EPS: float = 4.0
 
 #: Relative tolerance, in band widths, that puts a coefficient lying on a band edge into the upper band.
 _EDGE_TOLERANCE = 1e-9
@@ -226,7 +237,9 @@ def _column_energy(column: Tensor) -> Tensor:
     return torch.view_as_real(column).to(torch.float64).square().sum((1, 2, 3))
 
 
-def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+def _normalise_spectrum(
+    spec: Tensor, col: Tensor, height: int, width: int, offset: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """Remove the image mean from a forward-normalised one-sided spectrum, in place; return its statistics.
 
     Args:
@@ -234,12 +247,14 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
         col: ``(H',)`` output of :func:`_mean_column`.
         height: original height ``H``.
         width: width ``W``.
+        offset: ``(N,)`` value subtracted from every pixel before the transform (see :func:`_pivot`), so that
+            the constant-image test compares with the resolution of the original values.
 
     Returns:
         ``(std, valid, mean)``, each of shape ``(N,)`` and float64: the unbiased standard deviation over the
         ``C * H * W`` values of every image (computed with Parseval's identity; 1.0 where the image is not
         ``valid``), whether the image is finite and not constant (see :data:`CONSTANT_TOLERANCE_EPS`), and
-        its mean.
+        the mean of the transformed (offset) image.
     """
     channels, padded_height = spec.shape[1], spec.shape[2]
     numel = channels * height * width
@@ -253,42 +268,19 @@ def _normalise_spectrum(spec: Tensor, col: Tensor, height: int, width: int) -> t
         energy = energy - _column_energy(spec[..., -1])
     var = energy * (bins / (numel - 1))
     eps = torch.finfo(spec.real.dtype).eps
+    level = (mean + offset.to(torch.float64)).abs()
     valid = (
-        torch.isfinite(mean) & torch.isfinite(var) & (var > (CONSTANT_TOLERANCE_EPS * eps * mean).square())
+        torch.isfinite(mean) & torch.isfinite(var) & (var > (CONSTANT_TOLERANCE_EPS * eps * level).square())
     )
+    valid &= var > 0
     # A safe value before the square root keeps invalid images finite and their gradients zero (not NaN).
     return torch.where(valid, var, 1.0).sqrt(), valid, mean
 
 
-def _integrate(spec: Tensor, inplace: bool = False) -> tuple[Tensor, Tensor]:
-    """Integrated half-spectra of a one-sided spectrum ``(N, C, H', W//2 + 1)``.
-
-    Args:
-        spec: the spectrum.
-        inplace: integrate the non-negative half inside ``spec`` (which then holds ``P`` in its top half)
-            instead of in a new tensor.
-
-    Returns:
-        ``(P, Q)``, each ``(N, C, H'/2, W//2 + 1)``: the rows ``[0, H'/2)`` and the rows ``[H'/2, H')`` in
-        flipped order, each integrated along rows and columns (the two cumulative sums commute; the column
-        sums come first because an out-of-place pass along the contiguous dimension is the cheaper one).
-    """
-    half = spec.shape[2] // 2
-    top = spec[:, :, :half]
-    top = top.cumsum_(3) if inplace else top.cumsum(3)
-    bottom = spec[:, :, half:].flip(2).cumsum_(3)
-    return top.cumsum_(2), bottom.cumsum_(2)
-
-
-def _energy_map(halves: tuple[Tensor, Tensor]) -> Tensor:
-    """Squared magnitudes of two integrated half-spectra, summed over channels: ``(N, 2 * H'/2 * W')``."""
-    return torch.cat([torch.addcmul(h.real.square(), h.imag, h.imag).sum(1).flatten(1) for h in halves], 1)
-
-
 def _band_sums(energy: Tensor, band_index: Tensor, num_bands: int) -> Tensor:
-    """Per-band sums ``(N, num_bands)`` of an energy map, accumulated in float64."""
-    out = energy.new_zeros(energy.shape[0], num_bands, dtype=torch.float64)
-    return out.index_add_(1, band_index, energy.to(torch.float64))
+    """Per-band sums ``(..., num_bands)`` of energy maps ``(..., P)``, accumulated in float64."""
+    out = energy.new_zeros(*energy.shape[:-1], num_bands, dtype=torch.float64)
+    return out.index_add_(energy.ndim - 1, band_index, energy.to(torch.float64))
 
 
 def _chunk_size(preds: Tensor) -> int:
@@ -302,10 +294,129 @@ def _chunk_size(preds: Tensor) -> int:
     return max(1, min(n, max(CPU_CHUNK_BYTES // per_image, balanced)))
 
 
+def _pivot(preds: Tensor, target: Tensor, track: bool) -> tuple[Tensor, Tensor]:
+    """Both images of every pair in one ``(2, n, C, H, W)`` tensor, each minus its first pixel, and the
+    ``(2, n)`` first pixels.
+
+    FSDS does not change when a constant is subtracted from an image. Subtracting one of the image's own values
+    (exactly, for values within a factor 2 of it) takes the mean out of the transform's way: in float32, an
+    image of mean ``1e5`` would otherwise lose its variation in the rounding of the DC bin. With ``track``
+    (autograd), the pairs with a non-finite value are zeroed, so that NaN or Inf cannot reach any gradient; such
+    a pair then counts as constant and is left out like one.
+    """
+    offset = torch.stack([preds[:, 0, 0, 0], target[:, 0, 0, 0]])
+    if not track:
+        x = torch.empty((2, *preds.shape), dtype=preds.dtype, device=preds.device)
+        torch.sub(preds, offset[0, :, None, None, None], out=x[0])
+        torch.sub(target, offset[1, :, None, None, None], out=x[1])
+        return x, offset
+    x = torch.stack([preds, target]) - offset[:, :, None, None, None]
+    finite = torch.isfinite(x).flatten(2).all(-1).all(0)
+    x = torch.where(finite[None, :, None, None, None], x, 0.0)
+    return x, torch.where(finite[None], offset, 0.0)
+
+
+def _fsds_chunk(
+    preds: Tensor,
+    target: Tensor,
+    padded_height: int,
+    col: Tensor,
+    use_target: bool,
+    bands: Tensor | None,
+    num_bands: int,
+    track: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """Energies of a chunk of image pairs; see :func:`_fsds_update`.
+
+    Returns:
+        ``(num, den, valid, band_energies)``: ``(n,)``, ``(n,)``, ``(n,)`` and ``(2, n, num_bands)`` (numerator
+        energies first) or ``None``.
+    """
+    n, _, height, width = preds.shape
+    x, offset = _pivot(preds, target, track)
+    # One transform for both images of every pair: (2, n, C, H', W//2 + 1).
+    spec = torch.fft.rfft2(x, s=(padded_height, width), norm="forward")
+    std, valid, _ = _normalise_spectrum(spec.flatten(0, 1), col, height, width, offset.flatten())
+    std, valid = std.view(2, n), valid.view(2, n)
+    valid = valid[0] & valid[1]
+    ref_i, other_i = (1, 0) if use_target else (0, 1)
+    std_ref, std_other = std[ref_i], std[other_i]
+    # p / std_p - t / std_t = (p - t * std_p / std_t) / std_p = -(t - p * std_t / std_p) / std_t: one pass on
+    # the spectrum that is not the reference, with the scale moved to the energy.
+    ratio = (std_other / std_ref).to(preds.dtype)[:, None, None, None]
+    if track:
+        spec = torch.stack([torch.addcmul(spec[other_i], spec[ref_i], -ratio), spec[ref_i]])
+        std = torch.stack([std_other, std_ref])
+        ref_i, other_i = 1, 0
+    else:
+        spec[other_i].addcmul_(spec[ref_i], -ratio)
+    # spec holds the difference and the reference: integrate both at once, columns on everything (the two
+    # cumulative sums commute; the contiguous dimension first), then the rows of each half.
+    half = padded_height // 2
+    spec = spec.cumsum(-1) if track else spec.cumsum_(-1)
+    top = spec[..., :half, :]
+    top = top.cumsum(-2) if track else top.cumsum_(-2)
+    bottom = spec[..., half:, :].flip(-2).cumsum_(-2)
+    scale = std.square().reciprocal()  # (2, n), indexed like spec
+    energy = (_energy(top.flatten(0, 1)) + _energy(bottom.flatten(0, 1))).view(2, n) * scale
+    band_energy = None
+    if bands is not None:
+        maps = torch.cat([_power(top), _power(bottom)], -1)  # (2, n, 2 * half * W')
+        band_energy = _band_sums(maps, bands, num_bands) * scale[..., None]
+        band_energy = band_energy[[other_i, ref_i]]
+    return energy[other_i], energy[ref_i], valid, band_energy
+
+
+def _power(h: Tensor) -> Tensor:
+    """Squared magnitudes of integrated half-spectra ``(2, n, C, rows, cols)`` summed over channels, flattened:
+    ``(2, n, rows * cols)``."""
+    return torch.addcmul(h.real.square(), h.imag, h.imag).sum(2).flatten(2)
+
+
+#: Compile the per-chunk computation with :func:`torch.compile` off the CPU (set from the environment variable
+#: ``HYRA_FSDS_COMPILE=1``, or assign it). When compiling fails, the eager code runs, with one warning.
+COMPILE: bool = os.environ.get("HYRA_FSDS_COMPILE", "0") not in ("", "0", "false", "False")
+
+_compiled_chunk: Callable[..., Any] | None = None
+_compile_failed = False
+#: Compile on the CPU too (for tests; the CPU path is chunked and memory-bound, compiling does not pay there).
+_COMPILE_ON_CPU = False
+
+
+def _chunk_fn(device: torch.device) -> Callable[..., Any]:
+    """The per-chunk function: compiled when :data:`COMPILE` is set and the device is not the CPU."""
+    global _compiled_chunk
+    if not COMPILE or _compile_failed or (device.type == "cpu" and not _COMPILE_ON_CPU):
+        return _fsds_chunk
+    if _compiled_chunk is None:
+        _compiled_chunk = torch.compile(_fsds_chunk, dynamic=False)
+    return _compiled_chunk
+
+
+def _run_chunk(*args: Any) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    global _compile_failed
+    fn = _chunk_fn(args[0].device)
+    if fn is _fsds_chunk:
+        return fn(*args)
+    try:
+        return fn(*args)
+    except Exception as err:  # the compiler rejected it: fall back to eager for good, once warned
+        _compile_failed = True
+        warnings.warn(
+            f"FSDS: torch.compile failed ({type(err).__name__}: {err}); using the eager implementation.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return _fsds_chunk(*args)
+
+
 def _fsds_update(
     preds: Tensor, target: Tensor, reference: str = "target", num_bands: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """Energies of the integrated difference and reference spectra of every image pair.
+
+    No host synchronisation and no warning: the caller decides when to read ``valid`` (see
+    :func:`_warn_if_invalid`).
 
     Args:
         preds: ``(N, C, H, W)`` tensor of the FFT dtype (see :func:`_fsds_check_inputs`).
@@ -316,97 +427,74 @@ def _fsds_update(
     Returns:
         ``(num, den, valid, band_num, band_den)``: ``num`` and ``den`` of shape ``(N,)``, ``valid`` the
         boolean ``(N,)`` mask of pairs whose images are finite and not constant, and the ``(N, num_bands)``
-        band energies (``None`` without ``num_bands``). Entries of invalid pairs are finite placeholders
-        computed from zeroed images (so their gradients are zero, not NaN). Emits one warning when some pair
-        is invalid.
+        band energies (``None`` without ``num_bands``; an empty band has zero energies). Entries of invalid
+        pairs are meaningless (with autograd: finite, with zero gradients); :func:`_fsds_score` masks them.
     """
     n, _, height, width = preds.shape
+    if n == 0:
+        empty = preds.new_zeros(0)
+        empty_bands = None if num_bands is None else preds.new_zeros(0, num_bands)
+        return empty, empty, empty.bool(), empty_bands, empty_bands
     padded = height + height % 2
     device = preds.device
     complex_dtype = torch.complex128 if preds.dtype == torch.float64 else torch.complex64
     col = _mean_column(height, padded, complex_dtype, device)
     bands = None if num_bands is None else _band_index(padded, width, num_bands, device)
     use_target = reference == "target"
-    # Without autograd, the spectra can be overwritten (fewer fresh allocations of spectrum size).
-    inplace = not (torch.is_grad_enabled() and (preds.requires_grad or target.requires_grad))
+    # Without autograd, the spectra are overwritten in place (fewer fresh allocations of spectrum size).
+    track = torch.is_grad_enabled() and (preds.requires_grad or target.requires_grad)
 
-    nums, dens, valids, band_nums, band_dens = [], [], [], [], []
-    num_invalid = 0
+    parts = []
     step = _chunk_size(preds)
     for start in range(0, n, step):
         chunk_p, chunk_t = preds[start : start + step], target[start : start + step]
-        p, t, std_p, std_t, valid = _spectra(chunk_p, chunk_t, padded, col)
-        # The host synchronisation: once per call off the CPU (one chunk), free on the CPU.
-        bad = int((~valid).sum())
-        if bad:
-            # Recompute the chunk with the invalid pairs zeroed, so that NaN or Inf cannot reach the
-            # gradients of any pair; their scores are masked to NaN at the end.
-            keep = valid[:, None, None, None]
-            chunk_p, chunk_t = torch.where(keep, chunk_p, 0.0), torch.where(keep, chunk_t, 0.0)
-            p, t, std_p, std_t, _ = _spectra(chunk_p, chunk_t, padded, col)
-            num_invalid += bad
-        # p / std_p - t / std_t = (p - t * std_p / std_t) / std_p = -(t - p * std_t / std_p) / std_t: one
-        # pass on the spectrum that is not the reference (overwritten when no gradient is needed), with the
-        # scale moved to the energy.
-        ref, other, std_ref, std_other = (t, p, std_t, std_p) if use_target else (p, t, std_p, std_t)
-        ratio = (std_other / std_ref).to(preds.dtype)[:, None, None, None]
-        diff = other.addcmul_(ref, -ratio) if inplace else torch.addcmul(other, ref, -ratio)
-        d_diff = _integrate(diff, inplace=True)
-        d_ref = _integrate(ref, inplace=inplace)
-        num_scale = std_other.square().reciprocal()
-        den_scale = std_ref.square().reciprocal()
-        nums.append((_energy(d_diff[0]) + _energy(d_diff[1])) * num_scale)
-        dens.append((_energy(d_ref[0]) + _energy(d_ref[1])) * den_scale)
-        valids.append(valid)
-        if bands is not None:
-            band_nums.append(_band_sums(_energy_map(d_diff), bands, num_bands) * num_scale[:, None])
-            band_dens.append(_band_sums(_energy_map(d_ref), bands, num_bands) * den_scale[:, None])
-
-    if n == 0:
-        empty = preds.new_zeros(0)
-        empty_bands = None if num_bands is None else preds.new_zeros(0, num_bands)
-        return empty, empty, empty.bool(), empty_bands, empty_bands
-    if num_invalid:
-        _warn_invalid(num_invalid, n)
+        parts.append(_run_chunk(chunk_p, chunk_t, padded, col, use_target, bands, num_bands or 0, track))
     dtype = preds.dtype
-    num, den, valid = torch.cat(nums).to(dtype), torch.cat(dens).to(dtype), torch.cat(valids)
+    num = torch.cat([p[0] for p in parts]).to(dtype)
+    den = torch.cat([p[1] for p in parts]).to(dtype)
+    valid = torch.cat([p[2] for p in parts])
     if bands is None:
         return num, den, valid, None, None
-    return num, den, valid, torch.cat(band_nums).to(dtype), torch.cat(band_dens).to(dtype)
+    band = torch.cat([p[3] for p in parts], 1).to(dtype)  # type: ignore[misc]
+    return num, den, valid, band[0], band[1]
 
 
-def _spectra(
-    preds: Tensor, target: Tensor, padded_height: int, col: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Mean-free spectra, standard deviations and validity of a chunk of image pairs.
-
-    Returns:
-        ``(p, t, std_p, std_t, valid)``: the forward-normalised one-sided spectra ``(n, C, H', W//2 + 1)`` of
-        the images padded to ``H'`` rows with their means removed, the ``(n,)`` standard deviations (1.0 for
-        invalid images) and the ``(n,)`` mask of pairs whose two images are finite and not constant.
-    """
-    height, width = preds.shape[-2:]
-    p = torch.fft.rfft2(preds, s=(padded_height, width), norm="forward")
-    t = torch.fft.rfft2(target, s=(padded_height, width), norm="forward")
-    std_p, valid_p, _ = _normalise_spectrum(p, col, height, width)
-    std_t, valid_t, _ = _normalise_spectrum(t, col, height, width)
-    return p, t, std_p, std_t, valid_p & valid_t
+def _is_compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
 
 
-def _warn_invalid(num_invalid: int, num_pairs: int) -> None:
+def _warn_if_invalid(valid: Tensor) -> None:
+    """Warn when some pair is invalid: the one host synchronisation of a functional call (skipped while
+    ``torch.compile`` traces)."""
+    if valid.numel() == 0 or _is_compiling():
+        return
+    num_invalid = int((~valid).sum())
+    if num_invalid:
+        _warn_invalid(num_invalid, valid.numel())
+
+
+def _warn_invalid(num_invalid: int, num_pairs: int, stacklevel: int = 4) -> None:
     warnings.warn(
         f"FSDS: {num_invalid} of {num_pairs} image pair(s) contain a constant image (zero standard deviation, "
         "which cannot be normalised) or non-finite values (NaN or Inf); they score NaN and are left out of "
         "every reduction.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )
 
 
 def _fsds_score(num: Tensor, den: Tensor, valid: Tensor) -> Tensor:
-    """``-10 log10(num / den)`` where ``valid``, NaN elsewhere (broadcasting ``valid`` over trailing dims)."""
+    """``-10 log10(num / den)`` where ``valid`` and ``den > 0``, NaN elsewhere (broadcasting ``valid`` over
+    trailing dims).
+
+    ``den == 0`` happens for a band that holds no coefficient (small images, many bands): 0/0. Masking it here,
+    rather than dividing and masking the NaN afterwards, keeps the gradients of the other bands finite (the
+    division's backward would multiply a zero gradient by ``1 / 0``).
+    """
     while valid.ndim < num.ndim:
         valid = valid.unsqueeze(-1)
+    valid = valid & (den > 0)
     score = -10 * torch.log10(torch.where(valid, num, 1.0) / torch.where(valid, den, 1.0))
     return torch.where(valid, score, torch.nan)
 
@@ -504,6 +592,7 @@ def frequency_spectrum_distribution_similarity(
     reduction = _check_args(reduction, reference)
     preds, target = _fsds_check_inputs(preds, target)
     num, den, valid, _, _ = _fsds_update(preds, target, reference)
+    _warn_if_invalid(valid)
     return _reduce(_fsds_score(num, den, valid), reduction)
 
 
@@ -566,6 +655,7 @@ def frequency_similarity_curve(
     reduction = _check_args(reduction, reference, num_bands)
     preds, target = _fsds_check_inputs(preds, target)
     _, _, valid, band_num, band_den = _fsds_update(preds, target, reference, num_bands)
+    _warn_if_invalid(valid)
     assert band_num is not None and band_den is not None
     frequencies, _ = frequency_bands(num_bands, device=preds.device, dtype=preds.dtype)
     return frequencies, _reduce(_fsds_score(band_num, band_den, valid), reduction)

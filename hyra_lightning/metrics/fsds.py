@@ -19,6 +19,7 @@ from hyra_lightning.functional.frequency_similarity import (
     _fsds_check_inputs,
     _fsds_score,
     _fsds_update,
+    _warn_invalid,
     frequency_bands,
 )
 
@@ -78,9 +79,10 @@ class FrequencySpectrumDistributionSimilarity(Metric):
 
     Special values:
 
-    - an image pair with a constant or non-finite image scores NaN (one warning per ``update``); it is
-      *excluded* from the dataset mean and curve and counted in the ``num_excluded`` state, so one bad image
-      cannot poison a validation run. When nothing was scored, ``compute`` returns NaN.
+    - an image pair with a constant or non-finite image scores NaN; it is *excluded* from the dataset mean and
+      curve and counted in the ``num_excluded`` state, so one bad image cannot poison a validation run. The
+      count is kept on the device (``update`` never synchronises with the host); ``compute`` warns once
+      when it has grown since the last warning. When nothing was scored, ``compute`` returns NaN.
     - identical images score ``+inf``; the dataset mean is then ``+inf``, which is the honest answer.
     - a band with no coefficient in any image seen (small images, many bands) is NaN in the curve.
 
@@ -129,6 +131,7 @@ class FrequencySpectrumDistributionSimilarity(Metric):
     ) -> None:
         super().__init__(**kwargs)
         _check_args("elementwise_mean", reference, num_bands)
+        self._warned_excluded = 0
         self.num_bands = num_bands
         self.reference = reference
         self.add_state("fsds_sum", default=torch.tensor(0.0), dist_reduce_fx="sum")
@@ -138,7 +141,8 @@ class FrequencySpectrumDistributionSimilarity(Metric):
         self.add_state("band_count", default=torch.zeros(num_bands, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds: Tensor, target: Tensor) -> None:
-        """Add the per-image scores and curves of a batch to the states."""
+        """Add the per-image scores and curves of a batch to the states (on the device, without reading anything
+        back to the host)."""
         preds, target = _fsds_check_inputs(preds, target)
         num, den, valid, band_num, band_den = _fsds_update(preds, target, self.reference, self.num_bands)
         scores = _fsds_score(num, den, valid)
@@ -153,7 +157,21 @@ class FrequencySpectrumDistributionSimilarity(Metric):
 
     def compute(self) -> Tensor:
         """Mean per-image FSDS over everything seen (NaN when nothing was scored)."""
+        self._report_excluded()
         return self.fsds_sum / self.total
+
+    def reset(self) -> None:
+        """Reset the states (and the count of excluded pairs already reported)."""
+        super().reset()
+        self._warned_excluded = 0
+
+    def _report_excluded(self) -> None:
+        """Warn once (global rank zero) about the pairs excluded since the last warning (one host read, at
+        compute time)."""
+        excluded = int(self.num_excluded)
+        if excluded > getattr(self, "_warned_excluded", 0) and _global_rank() == 0:
+            self._warned_excluded = excluded
+            _warn_invalid(excluded, excluded + int(self.total), stacklevel=4)
 
     @property
     def band_frequencies(self) -> Tensor:
@@ -170,6 +188,7 @@ class FrequencySpectrumDistributionSimilarity(Metric):
         with self.sync_context(
             dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync, should_unsync=self._should_unsync
         ):
+            self._report_excluded()
             return self.fsds_sum / self.total, self._curve_from_states()
 
     def compute_with_curve(self) -> tuple[Tensor, tuple[Tensor, Tensor]]:

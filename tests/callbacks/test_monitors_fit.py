@@ -211,16 +211,17 @@ def _monitor_warnings(record: list, text: str) -> dict[str, int]:
     return counts
 
 
-def test_csv_logger_gets_scalars_and_one_warning_per_monitor(tmp_path):
+def test_csv_logger_gets_scalars_and_png_files(tmp_path):
+    """A logger without a sink of its own (CSVLogger): scalars in its CSV, images and figures as PNG files."""
     seed_everything(0)
     logger = CSVLogger(str(tmp_path), name="csv", version=0)
     trainer = make_trainer(tmp_path, _monitors(), max_steps=6, logger=logger)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         trainer.fit(SRModule(), datamodule=PhotoData())
-    counts = _monitor_warnings(record, "images and figures are skipped")
-    assert counts == {"ImpulseResponseMonitor": 1, "HyRAMonitor": 1, "FrequencySimilarityMonitor": 1}
-    with open(tmp_path / "csv" / "version_0" / "metrics.csv", newline="") as f:
+    assert not [w for w in record if "Monitor" in str(w.message)], [str(w.message) for w in record]
+    run = tmp_path / "csv" / "version_0"
+    with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     columns = set(rows[0])
     expected = {f"impulse/{d}" for d in DESCRIPTORS} | {f"hyra/{s}" for s in HYRA_SCALARS}
@@ -229,6 +230,20 @@ def test_csv_logger_gets_scalars_and_one_warning_per_monitor(tmp_path):
     steps = sorted({int(r["step"]) for r in rows if r["impulse/dc_gain"]})
     assert steps == [0, 2, 4, 6]
     assert sorted(int(r["step"]) for r in rows if r["fsds/val"]) == [3, 6]
+    images = run / "images"
+    for tag, tag_steps in {
+        "impulse/response": [0, 2, 4, 6],
+        "impulse/spectrum": [0, 2, 4, 6],
+        "impulse/profile": [0, 2, 4, 6],
+        "hyra/sample_0": [3, 6],
+        "hyra/sample_1": [3, 6],
+        "fsds/curve": [3, 6],
+    }.items():
+        files = sorted((images / tag).iterdir())
+        assert [f.name for f in files] == [f"{s:07d}.png" for s in tag_steps], tag
+        with Image.open(files[-1]) as im:
+            assert im.format == "PNG" and im.mode == "RGB" and im.width > 8 and im.height > 8
+    assert not list(images.rglob("*.partial"))
 
 
 def test_no_logger_warns_once_and_does_nothing(tmp_path):

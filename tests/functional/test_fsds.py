@@ -500,3 +500,87 @@ def test_docstring_examples():
 
     result = doctest.testmod(fs, verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_empty_bands_do_not_poison_the_gradients_of_the_others():
+    """8 x 8 images, 16 bands: some bands hold no coefficient (0/0, NaN in value) but the gradient of every
+    other band, and of the NaN-ignoring mean, is finite."""
+    preds, target = random_pair((2, 3, 8, 8))
+    preds.requires_grad_(True)
+    _, curve = frequency_similarity_curve(preds, target, num_bands=16)
+    assert torch.isnan(curve).any() and torch.isfinite(curve[2])
+    curve[2].backward()
+    assert torch.isfinite(preds.grad).all() and preds.grad.abs().sum() > 0
+    preds.grad = None
+    _, curve = frequency_similarity_curve(preds, target, num_bands=16)
+    curve.nanmean().backward()
+    assert torch.isfinite(preds.grad).all() and preds.grad.abs().sum() > 0
+    preds.grad = None
+    _, curves = frequency_similarity_curve(preds, target, num_bands=16, reduction="none")
+    curves[:, 2].sum().backward()
+    assert torch.isfinite(preds.grad).all()
+
+
+def test_large_mean_float32_image_is_scored_not_called_constant():
+    """``image + 1e5`` in float32 is not constant: no warning, and the score of those float32 values equals the
+    float64 score of the same values."""
+    preds, target = random_pair((2, 3, 32, 31), dtype=torch.float32)
+    shifted = preds + 1e5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score32 = fsds(shifted, target, "none")
+        _, curve32 = frequency_similarity_curve(target, shifted, 4, "none")
+    score64 = fsds(shifted.double(), target.double(), "none")
+    curve64 = frequency_similarity_curve(target.double(), shifted.double(), 4, "none")[1]
+    torch.testing.assert_close(score32.double(), score64, rtol=0, atol=2e-3)
+    torch.testing.assert_close(curve32.double(), curve64, rtol=0, atol=2e-3)
+    # an image that is constant up to its last bits is still constant
+    flat = torch.full((1, 3, 16, 16), 0.3) + torch.randint(-1, 2, (1, 3, 16, 16)) * 2.0**-25
+    with pytest.warns(UserWarning, match="constant"):
+        assert torch.isnan(fsds(flat, target[:1, :, :16, :16]))
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
+    preds, target = random_pair((3, 3, 16, 15))
+    expected = fsds(preds, target, "none")
+
+    def broken_compile(fn, **kwargs):
+        def compiled(*args):
+            raise RuntimeError("no compiler here")
+
+        return compiled
+
+    monkeypatch.setattr(fs, "COMPILE", True)
+    monkeypatch.setattr(fs, "_COMPILE_ON_CPU", True)
+    monkeypatch.setattr(fs, "_compiled_chunk", None)
+    monkeypatch.setattr(fs, "_compile_failed", False)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(UserWarning, match="torch.compile failed.*no compiler here.*eager"):
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_compiled_chunk_traces_and_matches_eager(monkeypatch):
+    """The per-chunk computation traces through torch.compile (AOT autograd, no code generation here) without
+    a graph-breaking host read, and gives the eager numbers."""
+    import functools
+
+    preds, target = random_pair((3, 3, 32, 31))
+    expected = fsds(preds, target, "none")
+    expected_curve = frequency_similarity_curve(preds, target, 8, "none")[1]
+    monkeypatch.setattr(fs, "COMPILE", True)
+    monkeypatch.setattr(fs, "_COMPILE_ON_CPU", True)
+    monkeypatch.setattr(fs, "_compiled_chunk", None)
+    monkeypatch.setattr(fs, "_compile_failed", False)
+    monkeypatch.setattr(
+        torch, "compile", functools.partial(torch.compile, backend="aot_eager", fullgraph=True)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        torch.testing.assert_close(fsds(preds, target, "none"), expected, rtol=0, atol=1e-12)
+        curve = frequency_similarity_curve(preds, target, 8, "none")[1]
+    torch.testing.assert_close(curve, expected_curve, rtol=0, atol=1e-12)
+    assert not fs._compile_failed

@@ -121,13 +121,20 @@ def test_bad_image_is_excluded_and_counted():
     preds[1] = 0.5
     target[3, 0, 0, 0] = float("nan")
     metric = FSDS(num_bands=4)
-    with pytest.warns(UserWarning, match="2 of 4"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # update reads nothing back: the warning waits for compute
         metric.update(preds, target)
     assert metric.total == 2 and metric.num_excluded == 2
     assert (metric.band_count == 2).all()
     keep = torch.tensor([0, 2])
-    torch.testing.assert_close(metric.compute(), fsds(preds[keep], target[keep]))
-    assert torch.isfinite(metric.compute_curve()[1]).all()
+    with pytest.warns(UserWarning, match="2 of 4"):
+        torch.testing.assert_close(metric.compute(), fsds(preds[keep], target[keep]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: nothing new was excluded since
+        assert torch.isfinite(metric.compute_curve()[1]).all()
+    metric.update(preds[1:2], target[1:2])
+    with pytest.warns(UserWarning, match="3 of 5"):
+        metric.compute_with_curve()
 
 
 def test_identical_images_give_plus_inf():
@@ -358,8 +365,9 @@ def test_ddp_sync_equals_single_process(tmp_path):
     preds, target = random_pair((6, 3, 20, 19))
     preds[4] = 0.3
     single = FSDS(num_bands=5)
-    with pytest.warns(UserWarning):
-        single.update(preds, target)
+    single.update(preds, target)
+    with pytest.warns(UserWarning, match="1 of 6"):
+        single.compute()
     for rank in (0, 1):
         result = torch.load(tmp_path / f"rank{rank}.pt")
         torch.testing.assert_close(result["score"], single.compute())
@@ -379,3 +387,24 @@ def test_docstring_examples():
     result = doctest.testmod(module, verbose=False)
     plt.close("all")
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_update_reads_nothing_back_to_the_host(monkeypatch):
+    """``update`` (score, curve, exclusions, bad images included) never converts a tensor to a Python value: on a
+    GPU it queues kernels without waiting for them. The count of excluded pairs is read once, by ``compute``."""
+    preds, target = random_pair((3, 3, 16, 15))
+    preds[1] = 0.5
+    target[2, 0, 0, 0] = float("nan")
+    metric = FSDS(num_bands=4)
+
+    def host_read(*args, **kwargs):
+        raise AssertionError("a tensor was read back to the host")
+
+    with monkeypatch.context() as patch:
+        for name in ("item", "tolist", "__bool__", "__int__", "__float__", "__index__"):
+            patch.setattr(torch.Tensor, name, host_read)
+        metric.update(preds, target)
+        metric.update(preds.float(), target.float())
+    assert metric.total == 2 and metric.num_excluded == 4
+    with pytest.warns(UserWarning, match="4 of 6"):
+        assert torch.isfinite(metric.compute())

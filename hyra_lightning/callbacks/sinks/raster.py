@@ -1,12 +1,13 @@
-"""Rasterising matplotlib figures for loggers that store images."""
+"""Rasterising matplotlib figures and image tensors for the sinks (``H x W x 3`` ``uint8`` arrays)."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["figure_to_array"]
+__all__ = ["figure_to_array", "image_to_array"]
 
 
 def figure_to_array(figure: Figure) -> np.ndarray:
@@ -14,3 +15,12 @@ def figure_to_array(figure: Figure) -> np.ndarray:
     canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
     canvas.draw()
     return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+
+
+def image_to_array(image: torch.Tensor) -> np.ndarray:
+    """A ``3 x H x W`` float image in [0, 1] as ``H x W x 3`` ``uint8`` (values clipped, then scaled by 255 and
+    truncated, as TensorBoard's ``add_image`` does with float images)."""
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"Expected `image` to have shape (3, H, W), got {tuple(image.shape)}.")
+    array = image.detach().to("cpu", torch.float32).numpy().transpose(1, 2, 0)
+    return np.ascontiguousarray((np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8))

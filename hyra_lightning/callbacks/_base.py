@@ -1,0 +1,141 @@
+"""The base class of the three monitors: checkpoint key, ``submodule`` check, where and how they write.
+
+A monitor measures on the training thread (every rank) and, on global rank zero, hands the rest of an event to
+the process's background writer (:mod:`hyra_lightning.callbacks._writer`) as a render function: descriptors,
+colour maps, figures and PNG encoding run on the worker thread and write through one sink per logger
+(:func:`hyra_lightning.callbacks.sinks.sinks_for`); the scalars a render function returns are logged to every
+logger on the training thread. Everything queued is written by the end of ``fit``/``validate``/``test``
+(``teardown``), on an exception or ``KeyboardInterrupt`` (``on_exception``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks.callback import Callback
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
+from typing_extensions import override
+
+from hyra_lightning.callbacks._sink import resolve_model
+from hyra_lightning.callbacks._writer import WriteJob, get_writer
+from hyra_lightning.callbacks.sinks import Sink, sinks_for
+
+__all__ = ["MonitorCallback"]
+
+
+class MonitorCallback(Callback):
+    """Base of the three monitors.
+
+    Subclasses set ``self.submodule`` and ``self.blocking``, return the options that tell two instances apart
+    from :meth:`_state_key_fields`, and may override :meth:`_warm_up` (run on the writer thread when a stage
+    starts, so that the first event does not pay for imports and figure set-up on the training thread).
+    """
+
+    submodule: str | None
+    blocking: bool = False
+
+    #: Attributes rebuilt in every process (sinks hold loggers' writers; caches hold figures): not pickled.
+    _TRANSIENT = ("_sinks", "_cache")
+
+    def _state_key_fields(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @property
+    @override
+    def state_key(self) -> str:
+        # Lightning reads the key at every hook call: build it once (the options it names never change).
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = self._generate_state_key(**self._state_key_fields())
+        return key
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._TRANSIENT:
+            state.pop(name, None)
+        return state
+
+    # ------------------------------------------------------------------------------------------ output
+
+    @property
+    def sinks(self) -> list[Sink]:
+        """The sinks of the trainer's loggers (empty off global rank zero and before ``setup``)."""
+        return self.__dict__.get("_sinks") or []
+
+    @property
+    def cache(self) -> dict[str, Any]:
+        """Per-process things built once and reused by the render functions (figure templates)."""
+        return self.__dict__.setdefault("_cache", {})
+
+    def _active(self, trainer: pl.Trainer) -> bool:
+        """Whether the trainer has a logger; warns once (rank zero) when it has none."""
+        if trainer.loggers:
+            return True
+        if not self.__dict__.get("_warned_no_logger", False):
+            self._warned_no_logger = True
+            name = type(self).__name__
+            rank_zero_warn(
+                f"{name} has nothing to write to: the Trainer has no logger (`logger=False`)."
+                f" {name} does nothing in this run. Pass `logger=TensorBoardLogger(...)` to see its output.",
+                category=UserWarning,
+            )
+        return False
+
+    def _submit(
+        self,
+        trainer: pl.Trainer,
+        step: int,
+        scalars: Callable[[], Mapping[str, float] | None] | None,
+        media: Callable[[], None] | None = None,
+    ) -> None:
+        """Hand an event to the writer (global rank zero only): ``scalars()`` returns what goes to every logger
+        at ``step``; ``media()`` draws and writes through :attr:`sinks` (skipped when there is no sink)."""
+        if not trainer.is_global_zero:
+            return
+        job = WriteJob(
+            type(self).__name__,
+            step,
+            scalars,
+            loggers=list(trainer.loggers),
+            media=media if self.sinks else None,
+            key=id(self),
+        )
+        get_writer().submit(job, blocking=self.blocking)
+
+    def _warm_up(self) -> None:
+        """Imports and figure templates, built on the writer thread before the first event."""
+
+    def _flush(self, trainer: pl.Trainer) -> None:
+        """Wait until this process's writer has written everything, then flush the sinks (rank zero)."""
+        if not trainer.is_global_zero:
+            return
+        get_writer().flush()
+        for sink in self.sinks:
+            sink.flush()
+
+    # ------------------------------------------------------------------------------------------ hooks
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
+        if trainer.is_global_zero and trainer.loggers:
+            self._sinks = sinks_for(trainer.loggers, default_root=trainer.default_root_dir)
+
+            def warm_up() -> None:
+                self._warm_up()
+
+            get_writer().submit(
+                WriteJob(type(self).__name__, 0, warm_up, key=id(self)), blocking=self.blocking
+            )
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._flush(trainer)
+
+    @override
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        self._flush(trainer)
