@@ -70,17 +70,6 @@ def _finite(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _clean(obj: Any) -> Any:
-    """Replace NaN and infinities by None, recursively (strict JSON)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
 
@@ -356,6 +345,7 @@ def write_report(
     """Write ``report.json``, the PNG figures and ``report.html`` into ``out``; return the JSON document."""
     from hyra_lightning import __version__
     from hyra_lightning.analysis import enlarge, impulse_response_image, log_magnitude_spectrum
+    from hyra_lightning.commands.score import json_safe
     from hyra_lightning.functional import frequency_bands
 
     out.mkdir(parents=True, exist_ok=True)
@@ -446,7 +436,7 @@ def write_report(
             }
             curves.append((res.name, entry["fsds_curve"]["model"]))
             bicubic_curves.setdefault(res.scale, entry["fsds_curve"]["bicubic"])
-            parts.append("<h4>Scores and HyRA per image</h4>" + _image_table(_clean(entry)))
+            parts.append("<h4>Scores and HyRA per image</h4>" + _image_table(entry))
             panels = []
             for img in res.images:
                 rel = f"figures/{stem}_hyra_{_slug(img.name)}.png"
@@ -489,7 +479,7 @@ def write_report(
             "figures/fsds_curves.png",
             _png_bytes_of_figure(_curves_figure(frequencies, curves, bicubic_curves)),
         )
-    doc = _clean(
+    doc = json_safe(
         {
             "version": __version__,
             "models": doc_models,

@@ -8,11 +8,12 @@ wins. With ``--scale S`` a ``x<k>`` suffix must say ``k == S``. SR files that pa
 SR file pairs with, HR files claimed by several SR files, and pairs whose sizes differ are listed (never
 silently skipped) and left out of the scores.
 
-Metrics, per image then averaged over images: PSNR and SSIM with data range 1 (torchmetrics; SSIM with an
-11 x 11 Gaussian window of sigma 1.5), on RGB or, with ``--y-channel``, on the BT.601 luma
-``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` (values in [16/255, 235/255], what BasicSR's
-``calculate_psnr(..., test_y_channel=True)`` and ``calculate_ssim`` compute); FSDS on RGB (the paper's metric
-is defined on the full image) with ``--reference``. ``--crop-border N`` removes N pixels on every side before
+Metrics, per image then averaged over images: PSNR (torchmetrics) and SSIM
+(:func:`~hyra_lightning.functional.ssim.ssim_valid`: 11 x 11 Gaussian window of sigma 1.5, averaged over
+the windows inside the image, as BasicSR's ``calculate_ssim``), both with data range 1, on RGB or, with
+``--y-channel``, on the BT.601 luma ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` (values in
+[16/255, 235/255]: what BasicSR computes with ``test_y_channel=True``); FSDS on RGB (the paper's metric is
+defined on the colour image) with ``--reference``. ``--crop-border N`` removes N pixels on every side before
 all three (default: the scale when ``--scale`` is given, else 0).
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "Pairing",
     "ScoreResult",
     "image_scores",
+    "json_safe",
     "main",
     "pair_files",
     "rgb_to_y",
@@ -104,9 +106,10 @@ def image_scores(
     Returns:
         ``{"psnr": (N,), "ssim": (N,), "fsds": (N,)}`` float64 tensors on the CPU.
     """
-    from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+    from torchmetrics.functional.image import peak_signal_noise_ratio
 
     from hyra_lightning.functional import fsds
+    from hyra_lightning.functional.ssim import ssim_valid
     from hyra_lightning.module import crop_border_pixels
 
     if preds.shape != target.shape or preds.ndim != 4:
@@ -118,7 +121,7 @@ def image_scores(
     target = crop_border_pixels(target.float(), crop_border)
     p, t = (rgb_to_y(preds), rgb_to_y(target)) if y_channel else (preds, target)
     psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
+    ssim = ssim_valid(p, t, data_range=1.0)
     scores = fsds(preds, target, reduction="none", reference=reference)
     return {
         "psnr": psnr.detach().double().cpu(),
@@ -206,7 +209,7 @@ class ScoreResult:
 
     Attributes:
         images: ``[{"name", "sr", "hr", "psnr", "ssim", "fsds"}]`` per scored pair, sorted by name.
-        mean: ``{"psnr", "ssim", "fsds"}`` means over the scored images (FSDS over its finite values).
+        mean: ``{"psnr", "ssim", "fsds"}`` means over the scored images (NaN scores left out).
         protocol: the settings: ``{"name", "color", "crop_border", "data_range", "fsds_reference", "scale"}``.
         pairing: the :class:`Pairing` (unmatched and ambiguous files).
         size_mismatches: ``[{"name", "sr", "hr", "sr_size", "hr_size"}]`` pairs left out because their sizes differ.
@@ -272,7 +275,7 @@ class ScoreResult:
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".json":
-            text = json.dumps(self.as_dict(), indent=2, allow_nan=True) + "\n"
+            text = json.dumps(json_safe(self.as_dict()), indent=2) + "\n"
         elif suffix == ".csv":
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
@@ -296,8 +299,20 @@ class ScoreResult:
 
 
 def _mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return float(sum(finite) / len(finite)) if finite else math.nan
+    """Mean leaving out NaN (undefined scores); an infinite score (identical images) makes the mean infinite."""
+    defined = [v for v in values if not math.isnan(v)]
+    return float(sum(defined) / len(defined)) if defined else math.nan
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None, recursively, so that it is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
@@ -348,7 +363,7 @@ def score(
     reference: Reference | None = None,
     protocol: Literal["custom", "paper"] = "custom",
     device: str | torch.device = "auto",
-    batch_size: int = 8,
+    batch_size: int = 4,
     workers: int = 4,
     progress: bool = True,
 ) -> ScoreResult:
@@ -540,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="auto", help="'auto' (the GPU when there is one), 'cpu', 'cuda:0', ..."
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="images of one size scored together")
+    parser.add_argument("--batch-size", type=int, default=4, help="images of one size scored together")
     parser.add_argument(
         "--workers", type=int, default=4, help="threads decoding image files ahead of the scoring"
     )
