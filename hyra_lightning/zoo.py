@@ -6,7 +6,8 @@ This is the one place that knows where a network comes from; everything downstre
 - ``bicubic`` or ``sinc``: the reference upsamplers of :mod:`hyra_lightning.models`, whose impulse
   responses are known in closed form;
 - a Lightning checkpoint written by :class:`~hyra_lightning.module.SuperResolutionModule` under
-  ``hyra-lightning fit`` (its hyperparameters name the network's class path and arguments);
+  ``hyra-lightning fit``: the network's class path and arguments are read from the checkpoint's
+  hyperparameters when they name it, else from the ``config.yaml`` LightningCLI saved in the run folder;
 - any other checkpoint file (``.pth``, ``.pt``, ``.ckpt``, ``.safetensors``) of a published architecture
   (ESRGAN, Real-ESRGAN, SwinIR, HAT, RCAN, SPAN, ...), detected from its state dict by spandrel, including
   the ``params`` / ``params_ema`` wrappers of BasicSR files. spandrel is the optional extra
@@ -202,15 +203,38 @@ def _is_module_checkpoint(obj: Any) -> bool:
     )
 
 
+def _network_spec(path: Path, hparams: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The network's ``{"class_path", "init_args"}`` and where it was found.
+
+    Looked up in the checkpoint's hyperparameters first, then in the ``config.yaml`` that ``hyra-lightning fit``
+    (LightningCLI) saves in the run folder (``<run>/checkpoints/last.ckpt`` -> ``<run>/config.yaml``).
+    """
+    spec = hparams.get("model")
+    if isinstance(spec, dict) and isinstance(spec.get("class_path"), str):
+        return spec, "hyper_parameters"
+    for config in (path.parent / "config.yaml", path.parent.parent / "config.yaml"):
+        if not config.is_file():
+            continue
+        import yaml
+
+        try:
+            cfg = yaml.safe_load(config.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        spec = ((cfg or {}).get("model") or {}).get("model") if isinstance(cfg, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("class_path"), str):
+            return spec, str(config)
+    raise ModelLoadError(
+        f"{path} is a SuperResolutionModule checkpoint, but neither its hyperparameters nor a config.yaml of"
+        " its run (the file `hyra-lightning fit` saves next to the checkpoints folder) name the network. Keep"
+        " the checkpoint in its run folder, or load it in Python with"
+        " `SuperResolutionModule.load_from_checkpoint(path, model=YourNetwork(...))`."
+    )
+
+
 def _load_module_checkpoint(path: Path, ckpt: dict[str, Any], device: torch.device) -> LoadedModel:
     hparams = ckpt["hyper_parameters"]
-    spec = hparams.get("model")
-    if not (isinstance(spec, dict) and isinstance(spec.get("class_path"), str)):
-        raise ModelLoadError(
-            f"{path} is a SuperResolutionModule checkpoint whose hyperparameters do not name the network"
-            " (it was not saved by `hyra-lightning fit`). Load it in Python with"
-            " `SuperResolutionModule.load_from_checkpoint(path, model=YourNetwork(...))`."
-        )
+    spec, found_in = _network_spec(path, hparams)
     class_path = spec["class_path"]
     module_name, _, class_name = class_path.rpartition(".")
     try:
@@ -248,6 +272,7 @@ def _load_module_checkpoint(path: Path, ckpt: dict[str, Any], device: torch.devi
         details={
             "class_path": class_path,
             "init_args": init_args,
+            "network_from": found_in,
             "global_step": ckpt.get("global_step"),
         },
     )

@@ -400,4 +400,18 @@ def test_quickstart_checkpoint(quickstart_run, tmp_path, images):
     for key in DESCRIPTORS:
         assert entry["descriptors"][key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
     assert all(math.isfinite(entry["scores"][k]) for k in ("psnr", "ssim", "fsds"))
+    assert entry["details"]["network_from"] in (
+        "hyper_parameters",
+        str(quickstart_run.logdir / "config.yaml"),
+    )
     _check_html_against_json(out)
+    # Taken out of its run folder, a checkpoint whose hyperparameters do not name the network says what to do.
+    alone = tmp_path / "alone" / "last.ckpt"
+    alone.parent.mkdir()
+    alone.write_bytes(ckpt.read_bytes())
+    if "model" not in torch.load(alone, weights_only=True)["hyper_parameters"]:
+        assert _analyze([str(alone), "--images", str(images), "--out", str(tmp_path / "o")]) == 1
+        doc = json.loads((tmp_path / "o" / "report.json").read_text())
+        assert (
+            "config.yaml" in doc["models"][0]["error"] and "load_from_checkpoint" in doc["models"][0]["error"]
+        )
