@@ -26,8 +26,9 @@ import json
 import math
 import re
 import sys
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -332,11 +333,17 @@ def _batches(
         return name, sr, hr, read_image(sr), read_image(hr)
 
     if workers > 0:
+        # At most `batch_size + workers` pairs are decoded ahead, so memory stays bounded on large folders.
+        ahead = batch_size + workers
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            loaded = pool.map(load, pairs)
+            pending: deque[Future] = deque(pool.submit(load, p) for p in pairs[:ahead])
+            following = iter(pairs[ahead:])
             batch: list[tuple[str, Path, Path, Tensor, Tensor]] = []
-            for item in loaded:
-                batch.append(item)
+            while pending:
+                batch.append(pending.popleft().result())
+                nxt = next(following, None)
+                if nxt is not None:
+                    pending.append(pool.submit(load, nxt))
                 if len(batch) == batch_size:
                     yield batch
                     batch = []

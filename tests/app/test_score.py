@@ -331,3 +331,23 @@ def test_identical_images_score_infinite_fsds_as_null_in_json(tmp_path):
     result.write(tmp_path / "o.json")
     doc = json.loads((tmp_path / "o.json").read_text())
     assert doc["images"][0]["fsds"] is None  # strict JSON: undefined numbers are null
+
+
+def test_reading_ahead_is_bounded(folders, monkeypatch):
+    """The reader threads decode at most ``batch_size + workers`` pairs ahead (a large folder never fills memory)."""
+    import hyra_lightning.io
+    from hyra_lightning.commands import score as score_module
+
+    sr_dir, hr_dir = folders
+    pairs = pair_files(sorted(sr_dir.iterdir()), sorted(hr_dir.iterdir())).pairs * 10  # 40 pairs
+    calls = []
+    real = hyra_lightning.io.read_image
+    monkeypatch.setattr(hyra_lightning.io, "read_image", lambda p: calls.append(p) or real(p))
+    batches = score_module._batches(pairs, batch_size=2, workers=2)
+    first = next(batches)
+    import time
+
+    time.sleep(0.5)  # let the threads run as far ahead as they may
+    assert len(first) == 2
+    assert len(calls) <= 2 * (2 + 2 + 2)  # two files per pair: the batch, plus batch_size + workers ahead
+    assert sum(len(b) for b in batches) == 38
