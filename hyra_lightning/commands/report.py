@@ -60,6 +60,8 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 _PROFILE_FFT = 512
+_DASHES = ("--", "-.", (0, (6, 2, 1, 2, 1, 2)))
+_DOTS = (":", (0, (1, 3)), (0, (2, 4)))
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 
 
@@ -125,12 +127,12 @@ def _profiles_figure(
 
     fig = Figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot()
-    for s, refs in sorted(references.items()):
+    for k, (s, refs) in enumerate(sorted(references.items())):
         suffix = f" x{s}" if len(references) > 1 else ""
         f, m = refs["bicubic"]
-        ax.plot(f, m, color="0.45", ls="--", lw=1.2, label=f"bicubic reference{suffix}")
+        ax.plot(f, m, color="0.45", ls=_DASHES[k % len(_DASHES)], lw=1.2, label=f"bicubic reference{suffix}")
         f, m = refs["sinc"]
-        ax.plot(f, m, color="0.1", ls=":", lw=1.4, label=f"sinc reference{suffix}")
+        ax.plot(f, m, color="0.1", ls=_DOTS[k % len(_DOTS)], lw=1.4, label=f"sinc reference{suffix}")
         ax.axvline(1 / s, color="0.7", lw=0.8)
         ax.text(1 / s, 0.02, f" 1/{s}", transform=ax.get_xaxis_transform(), fontsize=8, color="0.4")
     for k, (label, _, f, m) in enumerate(entries):
@@ -156,8 +158,9 @@ def _curves_figure(
 
     fig = Figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot()
-    for s, curve in sorted(bicubic.items()):
-        ax.plot(frequencies, curve, color="0.45", ls="--", lw=1.2, marker=".", label=f"bicubic x{s}")
+    for k, (s, curve) in enumerate(sorted(bicubic.items())):
+        ls = _DASHES[k % len(_DASHES)]
+        ax.plot(frequencies, curve, color="0.45", ls=ls, lw=1.2, marker=".", label=f"bicubic x{s}")
         ax.axvline(1 / s, color="0.7", lw=0.8)
     for k, (label, curve) in enumerate(entries):
         ax.plot(frequencies, curve, color=_COLOURS[k % len(_COLOURS)], lw=1.8, marker="o", ms=3, label=label)
@@ -400,7 +403,11 @@ def write_report(
             f, mh, mv = _mean_profile(res.response)
             entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
             overlay.append((res.name, s, f, [(a + b) / 2 for a, b in zip(mh, mv, strict=True)]))
-            response_png = _png_bytes_of_image(impulse_response_image(res.response))
+            radius = min(4, res.response.size // 2)
+            image = impulse_response_image(
+                res.response, crop_radius=radius, zoom=max(2, 256 // (2 * radius * s))
+            )
+            response_png = _png_bytes_of_image(image)
             lum = res.response.luminance.detach().float().cpu()
             spectrum = log_magnitude_spectrum(lum)
             spectrum_png = _png_bytes_of_image(enlarge(spectrum, max(1, 256 // spectrum.shape[-1])))
@@ -416,8 +423,8 @@ def write_report(
                 + _figure(
                     response_png,
                     f"{res.name} impulse response",
-                    "Impulse response (luminance, 3 LR pixels on each side of the centre): red positive, blue"
-                    " negative, white zero.",
+                    f"Impulse response (luminance, {radius} LR pixels on each side of the centre): red positive,"
+                    " blue negative, white zero.",
                 )
                 + _figure(
                     spectrum_png,
