@@ -227,7 +227,7 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bo
 th,td{border:1px solid #ddd;padding:.3em .55em;text-align:right}th{background:#f4f4f4}
 td.name,th.name{text-align:left}tr.reference td{color:#555;background:#fafafa;font-style:italic}
 .good{color:#16794a}.bad{color:#b3261e}.error{background:#fdecea;border:1px solid #f5c2bd;padding:.6em .8em;border-radius:4px;white-space:pre-wrap}
-figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}figcaption{font-size:.8em;color:#555;max-width:640px}
+figure{display:inline-table;margin:.5em 1em .5em 0;vertical-align:top}figcaption{display:table-caption;caption-side:bottom;font-size:.8em;color:#555;padding-top:.3em}
 img{max-width:100%}section.model{border-top:2px solid #eee;margin-top:1.5em}
 """
 
