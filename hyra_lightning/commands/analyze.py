@@ -203,9 +203,13 @@ def _analyse_image(
             f"the model failed on image {name!r} (LR crop {lr.shape[-1]} x {lr.shape[-2]}): {type(err).__name__}:"
             f" {err}. Try a smaller `--max-size`."
         ) from err
-    sr = result.sr.float().clamp(0, 1)
-    bic = F.interpolate(lr.float(), scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
-    target = hr[None].float()
+    sr = result.sr.float().clamp(0, 1)  # on the model's device (the CPU for a reference without buffers)
+    bic = (
+        F.interpolate(lr.float(), scale_factor=s, mode="bicubic", align_corners=False)
+        .clamp(0, 1)
+        .to(sr.device)
+    )
+    target = hr[None].float().to(sr.device)
     scores = {k: float(v[0]) for k, v in image_scores(sr, target, crop_border=s).items()}
     bicubic = {k: float(v[0]) for k, v in image_scores(bic, target, crop_border=s).items()}
     _, curve = frequency_similarity_curve(sr, target, num_bands=probe["num_bands"])

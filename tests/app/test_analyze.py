@@ -415,3 +415,14 @@ def test_quickstart_checkpoint(quickstart_run, tmp_path, images):
         assert (
             "config.yaml" in doc["models"][0]["error"] and "load_from_checkpoint" in doc["models"][0]["error"]
         )
+
+
+def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(
+            ["analyze", "bicubic", "sinc", "--scale", "2", "--images", str(images), "--out", str(tmp_path)],
+            capture=False,
+        )
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "analyze: 100%" in err and "6/6" in err  # 2 models x (1 probe + 2 images)
