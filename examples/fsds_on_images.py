@@ -15,20 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from hyra_lightning.data import load_photo
 from hyra_lightning.functional import fsds
+from hyra_lightning.io import read_image
 from hyra_lightning.metrics import FSDS
-
-
-def _read(path: Path) -> torch.Tensor:
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(arr).permute(2, 0, 1)
 
 
 def _bicubic_roundtrip(hr: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("sr", nargs="?", type=Path, help="SR image file (any format PIL reads)")
+    parser.add_argument(
+        "sr", nargs="?", type=Path, help="SR image file (8/16-bit or float PNG, TIFF, JPEG, ...)"
+    )
     parser.add_argument("hr", nargs="?", type=Path, help="HR image file of the same size")
     parser.add_argument(
         "--scale", type=int, default=2, help="SR scale, marks the LR Nyquist frequency (default 2)"
@@ -64,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = {name: _bicubic_roundtrip(load_photo(name), args.scale) for name in ("camera", "coffee")}
         label = f"bicubic x{args.scale}"
     else:
-        sr, hr = _read(args.sr)[None], _read(args.hr)[None]
+        sr, hr = read_image(args.sr)[None], read_image(args.hr)[None]
         if sr.shape != hr.shape:
             parser.error(f"the images differ in size: SR {tuple(sr.shape[-2:])}, HR {tuple(hr.shape[-2:])}")
         pairs = {args.sr.name: (sr, hr)}

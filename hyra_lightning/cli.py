@@ -270,6 +270,11 @@ def _tensorboard_dir(trainer: Any) -> str | None:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``hyra-lightning`` console script."""
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv and argv[0] in ("analyze", "score"):  # plain commands beside LightningCLI's subcommands
+        from hyra_lightning.commands import run_command
+
+        raise SystemExit(run_command(argv[0], argv[1:]))
     HyRALightningCLI(
         SuperResolutionModule,
         SRDataModule,

@@ -5,8 +5,9 @@ Three sources of images, chosen per split:
 - ``None``: the photographs bundled with the package (:mod:`hyra_lightning.data.photos`). Two photographs
   (``astronaut`` and ``chelsea`` by default) are held out entirely for validation; training patches come
   from the other six, so validation never sees a pixel that training saw.
-- a folder of HR images (png, jpg, jpeg, bmp, tif, tiff; read with PIL as RGB): LR images are made on the
-  fly by bicubic downsampling with antialiasing (:func:`bicubic_downsample`).
+- a folder of HR images (png, jpg, jpeg, bmp, tif, tiff; read by :func:`hyra_lightning.io.read_image` at
+  their full bit depth, so 16-bit and float files keep their precision): LR images are made on the fly by
+  bicubic downsampling with antialiasing (:func:`bicubic_downsample`).
 - DIV2K's layout: a folder whose name ends in ``_HR`` (``DIV2K_train_HR``) with a sibling
   ``<prefix>_LR_bicubic/X<scale>`` (``DIV2K_train_LR_bicubic/X2``) holding ``0001x2.png`` for ``0001.png``.
   It is detected automatically and the stored LR images are used instead of downsampling on the fly.
@@ -35,6 +36,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hyra_lightning.data.photos import PHOTO_NAMES, load_photo
+from hyra_lightning.io import IMAGE_SUFFIXES, list_images, read_image
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -46,8 +48,8 @@ __all__ = [
     "bicubic_downsample",
 ]
 
-#: File extensions read as images (case-insensitive).
-IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: File extensions read as images (case-insensitive); the same as :data:`hyra_lightning.io.IMAGE_SUFFIXES`.
+IMAGE_EXTENSIONS: tuple[str, ...] = IMAGE_SUFFIXES
 
 #: Bundled photographs held out for validation by default.
 DEFAULT_VAL_PHOTOS: tuple[str, ...] = ("astronaut", "chelsea")
@@ -97,16 +99,6 @@ def _to_float(x: Tensor) -> Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
 
-def _read_rgb(path: str) -> Tensor:
-    """Decode an image file as a ``3 x H x W`` uint8 tensor; a clear error names the file otherwise."""
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ValueError(f"Could not read image file {path!r}: {err}") from err
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
-
-
 def _image_size(path: str) -> tuple[int, int]:
     """``(height, width)`` read from the file header only."""
     try:
@@ -145,14 +137,14 @@ class _ImageSource:
         return len(self.names)
 
     def load(self, index: int) -> tuple[Tensor, Tensor | None]:
-        """HR (cropped to a multiple of the scale when paired) and LR, uint8 or float, ``3 x H x W``."""
+        """HR (cropped to a multiple of the scale when paired) and LR, float in [0, 1], ``3 x H x W``."""
         if self.tensors is not None:
             return self.tensors[index], None
         assert self.hr_paths is not None
-        hr = _read_rgb(self.hr_paths[index])
+        hr = read_image(self.hr_paths[index])
         if self.lr_paths is None:
             return hr, None
-        lr = _read_rgb(self.lr_paths[index])
+        lr = read_image(self.lr_paths[index])
         h, w = lr.shape[-2:]
         return hr[:, : h * self.scale, : w * self.scale], lr
 
@@ -170,7 +162,7 @@ def _folder_source(directory: str, scale: int, argument: str) -> _ImageSource:
     root = Path(directory)
     if not root.is_dir():
         raise FileNotFoundError(f"`{argument}`: folder {directory!r} does not exist.")
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = list_images(root)
     if not files:
         raise ValueError(
             f"`{argument}`: folder {directory!r} contains no images. Expected files ending in "

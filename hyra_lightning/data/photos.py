@@ -5,10 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Literal
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
+
+from hyra_lightning.io import read_image
 
 __all__ = ["PHOTO_NAMES", "load_photo", "load_photos", "photo_path"]
 
@@ -61,13 +61,13 @@ def load_photo(name: str, mode: Literal["RGB", "L"] = "RGB", dtype: torch.dtype 
         raise ValueError(f"Expected `mode` to be 'RGB' or 'L', got {mode!r}.")
     if not dtype.is_floating_point:
         raise TypeError(f"Expected `dtype` to be a floating dtype, got {dtype}.")
-    with Image.open(photo_path(name)) as im:
-        arr = np.asarray(im.convert(mode), dtype=np.float64) / 255.0
-    if arr.ndim == 2:
-        arr = arr[None]
-    else:
-        arr = arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr)).to(dtype)
+    # the photographs are 8-bit files: recover their integer codes exactly, then divide in float64
+    codes = (read_image(photo_path(name)).double() * 255.0).round_()
+    if mode == "L":
+        # ITU-R 601 luma with Pillow's integer rounding (``Image.convert("L")``)
+        weights = torch.tensor([19595.0, 38470.0, 7471.0], dtype=torch.float64)
+        codes = torch.floor((torch.einsum("chw,c->hw", codes, weights) + 32768.0) / 65536.0)[None]
+    return (codes / 255.0).to(dtype)
 
 
 def load_photos(

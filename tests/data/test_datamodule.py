@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from hyra_lightning.data import SRDataModule, bicubic_downsample, load_photo
 from hyra_lightning.data.datamodule import EpochSampler
+from tests.imagefiles import write_tiff16
 
 
 def _save_png(image: torch.Tensor, path: Path) -> None:
@@ -364,3 +365,38 @@ def test_trainer_sets_the_epoch_of_the_patch_sampler(tmp_path: Path) -> None:
     assert len(record.batches) == 2
     for got, want in zip(record.batches, expected, strict=True):
         assert torch.equal(got, want)
+
+
+def test_16bit_files_are_read_at_full_depth(tmp_path: Path) -> None:
+    """A 16-bit ramp of mean 0.5 (PNG grey, TIFF RGB) reaches the batches with mean 0.5 and all its values."""
+    row = np.round(np.linspace(0, 65535, 96)).astype(np.uint16)
+    ramp = np.repeat(row[None], 64, axis=0)
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    write_tiff16(tmp_path / "rgb16.tif", np.stack([ramp, ramp, ramp], axis=-1))
+    dm = SRDataModule(
+        train_dir=str(tmp_path),
+        val_dir=str(tmp_path),
+        scale=2,
+        patch_size=32,
+        batch_size=1,
+        train_samples_per_epoch=1,
+        augment=False,
+        val_crop_size=None,
+    )
+    dm.setup("fit")
+    for item in (dm.val_dataset[0], dm.val_dataset[1]):
+        hr = item["hr"]
+        assert hr.dtype == torch.float32
+        assert abs(hr.mean().item() - 0.5) < 1e-6
+        assert hr.unique().numel() == 96
+        torch.testing.assert_close(hr[1, 0], torch.from_numpy(row / 65535.0).float())
+    patch = dm.train_dataset[0]["hr"]
+    assert patch.unique().numel() == 64  # a 64-pixel-wide window of the ramp: 64 distinct values
+
+
+def test_float_tiff_out_of_range_named_when_read(tmp_path: Path) -> None:
+    Image.fromarray(np.full((40, 40), 2.5, dtype=np.float32), mode="F").save(tmp_path / "radiance.tif")
+    dm = SRDataModule(val_dir=str(tmp_path), scale=2, val_crop_size=None)
+    with pytest.raises(ValueError, match=r"radiance\.tif.*\[2\.5, 2\.5\]"):
+        dm.setup("validate")
+        dm.val_dataset[0]

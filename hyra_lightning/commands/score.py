@@ -1,0 +1,610 @@
+"""``hyra-lightning score --sr DIR --hr DIR``: PSNR, SSIM and FSDS of a folder of SR results.
+
+Pairing rule (by file name stem, case-sensitive): an SR file pairs with the HR file whose stem is either its
+own stem or a prefix of it followed by a scale and/or method suffix, ``x<k>`` (optionally after ``_`` or
+``-``) and/or ``_<anything>`` / ``-<anything>``: ``0801.png``, ``0801x4.png``, ``0801_x4.png``,
+``0801_x4_SR.png`` and ``0801_EDSR.png`` all pair with ``0801.png``. When several HR stems fit, the longest
+wins. With ``--scale S`` a ``x<k>`` suffix must say ``k == S``. SR files that pair with nothing, HR files no
+SR file pairs with, HR files claimed by several SR files, and pairs whose sizes differ are listed (never
+silently skipped) and left out of the scores.
+
+Metrics, per image then averaged over images: PSNR (torchmetrics) and SSIM
+(:func:`~hyra_lightning.functional.ssim.ssim_valid`: 11 x 11 Gaussian window of sigma 1.5, averaged over
+the windows inside the image, as BasicSR's ``calculate_ssim``), both with data range 1, on RGB or, with
+``--y-channel``, on the BT.601 luma ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` (values in
+[16/255, 235/255]: what BasicSR computes with ``test_y_channel=True``); FSDS on RGB (the paper's metric is
+defined on the colour image) with ``--reference``. ``--crop-border N`` removes N pixels on every side before
+all three (default: the scale when ``--scale`` is given, else 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import re
+import sys
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "BT601_Y_OFFSET",
+    "BT601_Y_WEIGHTS",
+    "Pairing",
+    "ScoreResult",
+    "image_scores",
+    "json_safe",
+    "main",
+    "pair_files",
+    "rgb_to_y",
+    "score",
+]
+
+#: BT.601 luma weights for R, G, B in [0, 1] giving Y on the 0-255 scale (ITU-R BT.601, "studio swing").
+BT601_Y_WEIGHTS: tuple[float, float, float] = (65.481, 128.553, 24.966)
+#: Offset of the BT.601 luma on the 0-255 scale: Y spans [16, 235].
+BT601_Y_OFFSET: float = 16.0
+
+Reference = Literal["target", "preds"]
+
+#: What the paper's Table 1 used: RGB, no border crop, data range 1, FSDS with the SR image as reference.
+PAPER_PROTOCOL: dict[str, Any] = {"y_channel": False, "crop_border": 0, "reference": "preds"}
+
+_SUFFIX = re.compile(r"^(?:[_-]?[xX](?P<scale>\d+))?(?:[_-].*)?$")
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+def rgb_to_y(x: Tensor) -> Tensor:
+    """BT.601 luma of RGB images in [0, 1], as BasicSR's ``rgb2ycbcr(..., y_only=True)`` computes it.
+
+    .. math::
+        Y = \\frac{16 + 65.481 R + 128.553 G + 24.966 B}{255}
+
+    Args:
+        x: ``(..., 3, H, W)`` RGB images in [0, 1].
+
+    Returns:
+        ``(..., 1, H, W)`` luma in [16/255, 235/255], in the dtype of ``x``.
+
+    Example:
+        >>> rgb_to_y(torch.ones(3, 1, 1)).item() * 255
+        235.0
+    """
+    if x.ndim < 3 or x.shape[-3] != 3:
+        raise ValueError(f"Expected `x` to be (..., 3, H, W) RGB images, got {tuple(x.shape)}.")
+    w = torch.tensor(BT601_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    return ((x * w).sum(dim=-3, keepdim=True) + BT601_Y_OFFSET) / 255.0
+
+
+def image_scores(
+    preds: Tensor,
+    target: Tensor,
+    *,
+    y_channel: bool = False,
+    crop_border: int = 0,
+    reference: Reference = "target",
+) -> dict[str, Tensor]:
+    """Per-image PSNR, SSIM and FSDS of a batch, as ``score`` and ``analyze`` compute them.
+
+    Args:
+        preds: ``(N, 3, H, W)`` SR images in [0, 1] (clamp them first).
+        target: ``(N, 3, H, W)`` HR images in [0, 1].
+        y_channel: PSNR and SSIM on the BT.601 luma (:func:`rgb_to_y`) instead of RGB. FSDS stays on RGB.
+        crop_border: pixels removed from every side before all three metrics.
+        reference: FSDS reference image, ``"target"`` or ``"preds"``.
+
+    Returns:
+        ``{"psnr": (N,), "ssim": (N,), "fsds": (N,)}`` float64 tensors on the CPU.
+    """
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
+    from hyra_lightning.functional import fsds
+    from hyra_lightning.functional.ssim import ssim_valid
+    from hyra_lightning.module import crop_border_pixels
+
+    if preds.shape != target.shape or preds.ndim != 4:
+        raise ValueError(
+            f"Expected `preds` and `target` of one (N, C, H, W) shape, got {tuple(preds.shape)} and"
+            f" {tuple(target.shape)}."
+        )
+    preds = crop_border_pixels(preds.float(), crop_border)
+    target = crop_border_pixels(target.float(), crop_border)
+    p, t = (rgb_to_y(preds), rgb_to_y(target)) if y_channel else (preds, target)
+    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    ssim = ssim_valid(p, t, data_range=1.0)
+    scores = fsds(preds, target, reduction="none", reference=reference)
+    return {
+        "psnr": psnr.detach().double().cpu(),
+        "ssim": ssim.detach().double().cpu(),
+        "fsds": scores.detach().double().cpu(),
+    }
+
+
+# ------------------------------------------------------------------------------------------- pairing
+
+
+@dataclass
+class Pairing:
+    """The outcome of :func:`pair_files`.
+
+    Attributes:
+        pairs: ``(name, sr_path, hr_path)``, ``name`` the HR stem, sorted by name.
+        unmatched_sr: SR files that pair with no HR file, each with the reason.
+        unmatched_hr: HR files no SR file pairs with.
+        ambiguous: ``{hr_name: [sr paths]}`` HR files that several SR files pair with (none is scored).
+    """
+
+    pairs: list[tuple[str, Path, Path]] = field(default_factory=list)
+    unmatched_sr: list[tuple[Path, str]] = field(default_factory=list)
+    unmatched_hr: list[Path] = field(default_factory=list)
+    ambiguous: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def pair_files(sr_files: Sequence[Path], hr_files: Sequence[Path], scale: int | None = None) -> Pairing:
+    """Pair SR files with HR files by stem (the rule of this module's docstring).
+
+    Example:
+        >>> p = pair_files([Path("0801x4.png"), Path("0802_x4_SR.png"), Path("9.png")],
+        ...                [Path("0801.png"), Path("0802.png")])
+        >>> [(n, s.name) for n, s, _ in p.pairs], [s.name for s, _ in p.unmatched_sr]
+        ([('0801', '0801x4.png'), ('0802', '0802_x4_SR.png')], ['9.png'])
+    """
+    hr_by_stem: dict[str, Path] = {}
+    for path in hr_files:
+        if path.stem in hr_by_stem:
+            raise ValueError(
+                f"Two HR files share the stem {path.stem!r}: {hr_by_stem[path.stem].name} and {path.name}."
+                " Expected one HR file per name."
+            )
+        hr_by_stem[path.stem] = path
+    claims: dict[str, list[Path]] = {}
+    result = Pairing()
+    for sr in sr_files:
+        stem = sr.stem
+        match: str | None = None
+        reason = "no HR file with this stem or a prefix of it"
+        for cut in range(len(stem), 0, -1):  # longest HR stem first
+            prefix = stem[:cut]
+            if prefix not in hr_by_stem:
+                continue
+            m = _SUFFIX.match(stem[cut:])
+            if m is None or (cut < len(stem) and stem[cut] not in "_-xX"):
+                continue
+            k = m.group("scale")
+            if scale is not None and k is not None and int(k) != scale:
+                reason = f"its suffix says x{k}, but `--scale` is {scale}"
+                continue
+            match = prefix
+            break
+        if match is None:
+            result.unmatched_sr.append((sr, reason))
+        else:
+            claims.setdefault(match, []).append(sr)
+    for name in sorted(claims):
+        srs = claims[name]
+        if len(srs) > 1:
+            result.ambiguous[name] = sorted(srs)
+        else:
+            result.pairs.append((name, srs[0], hr_by_stem[name]))
+    result.unmatched_hr = sorted(p for stem, p in hr_by_stem.items() if stem not in claims)
+    return result
+
+
+# ------------------------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`score` measured.
+
+    Attributes:
+        images: ``[{"name", "sr", "hr", "psnr", "ssim", "fsds"}]`` per scored pair, sorted by name.
+        mean: ``{"psnr", "ssim", "fsds"}`` means over the scored images (NaN scores left out).
+        protocol: the settings: ``{"name", "color", "crop_border", "data_range", "fsds_reference", "scale"}``.
+        pairing: the :class:`Pairing` (unmatched and ambiguous files).
+        size_mismatches: ``[{"name", "sr", "hr", "sr_size", "hr_size"}]`` pairs left out because their sizes differ.
+    """
+
+    images: list[dict[str, Any]]
+    mean: dict[str, float]
+    protocol: dict[str, Any]
+    pairing: Pairing
+    size_mismatches: list[dict[str, Any]]
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per file that was not scored, with the reason."""
+        lines = [f"unmatched SR file {p.name}: {why}" for p, why in self.pairing.unmatched_sr]
+        lines += [f"unmatched HR file {p.name}: no SR file pairs with it" for p in self.pairing.unmatched_hr]
+        lines += [
+            f"ambiguous: {', '.join(p.name for p in srs)} all pair with HR {name}; none is scored"
+            for name, srs in self.pairing.ambiguous.items()
+        ]
+        lines += [
+            f"size mismatch for {m['name']}: SR {m['sr_size'][1]} x {m['sr_size'][0]}, HR {m['hr_size'][1]} x"
+            f" {m['hr_size'][0]} (width x height)"
+            for m in self.size_mismatches
+        ]
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document written by ``--out FILE.json``."""
+        return {
+            "images": [
+                {k: v for k, v in img.items() if k in ("name", "sr", "hr", "psnr", "ssim", "fsds")}
+                for img in self.images
+            ],
+            "mean": self.mean,
+            "protocol": self.protocol,
+            "unmatched": {
+                "sr": [{"file": str(p), "reason": why} for p, why in self.pairing.unmatched_sr],
+                "hr": [str(p) for p in self.pairing.unmatched_hr],
+                "ambiguous": {k: [str(p) for p in v] for k, v in self.pairing.ambiguous.items()},
+            },
+            "size_mismatches": self.size_mismatches,
+        }
+
+    def table(self, fmt: Literal["text", "md"] = "text") -> str:
+        """The per-image table with the mean as last row (plain text or Markdown)."""
+        rows = [(img["name"], img["psnr"], img["ssim"], img["fsds"]) for img in self.images]
+        rows.append(("mean", self.mean["psnr"], self.mean["ssim"], self.mean["fsds"]))
+        if fmt == "md":
+            out = ["| image | PSNR (dB) | SSIM | FSDS (dB) |", "| --- | ---: | ---: | ---: |"]
+            out += [f"| {n} | {p:.4f} | {s:.4f} | {f:.4f} |" for n, p, s, f in rows]
+            return "\n".join(out)
+        width = max(5, *(len(r[0]) for r in rows))
+        out = [f"{'image':<{width}}  {'PSNR':>9}  {'SSIM':>7}  {'FSDS':>9}"]
+        out += [f"{n:<{width}}  {p:9.4f}  {s:7.4f}  {f:9.4f}" for n, p, s, f in rows[:-1]]
+        out.append("-" * len(out[0]))
+        n, p, s, f = rows[-1]
+        out.append(f"{n:<{width}}  {p:9.4f}  {s:7.4f}  {f:9.4f}")
+        return "\n".join(out)
+
+    def write(self, path: str | Path) -> None:
+        """Write the scores to ``path``: ``.json`` (:meth:`as_dict`), ``.csv`` or ``.md`` by extension."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".json":
+            text = json.dumps(json_safe(self.as_dict()), indent=2) + "\n"
+        elif suffix == ".csv":
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(["name", "psnr", "ssim", "fsds"])
+            for img in self.images:
+                writer.writerow([img["name"], repr(img["psnr"]), repr(img["ssim"]), repr(img["fsds"])])
+            writer.writerow(
+                ["mean", repr(self.mean["psnr"]), repr(self.mean["ssim"]), repr(self.mean["fsds"])]
+            )
+            text = buf.getvalue()
+        elif suffix == ".md":
+            p = self.protocol
+            text = (
+                f"Protocol: {p['name']} ({p['color']}, crop border {p['crop_border']}, data range"
+                f" {p['data_range']:g}, FSDS reference {p['fsds_reference']})\n\n{self.table('md')}\n"
+            )
+        else:
+            raise ValueError(f"Expected `--out` to end in .json, .csv or .md, got {path.name!r}.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _mean(values: list[float]) -> float:
+    """Mean leaving out NaN (undefined scores); an infinite score (identical images) makes the mean infinite."""
+    defined = [v for v in values if not math.isnan(v)]
+    return float(sum(defined) / len(defined)) if defined else math.nan
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None, recursively, so that it is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _batches(
+    pairs: list[tuple[str, Path, Path]], batch_size: int, workers: int
+) -> Iterator[list[tuple[str, Path, Path, Tensor, Tensor]]]:
+    """Read the pairs (in a thread pool when ``workers > 0``) and yield runs of up to ``batch_size``."""
+    from hyra_lightning.io import read_image
+
+    def load(pair: tuple[str, Path, Path]) -> tuple[str, Path, Path, Tensor, Tensor]:
+        name, sr, hr = pair
+        return name, sr, hr, read_image(sr), read_image(hr)
+
+    if workers > 0:
+        # At most `batch_size + workers` pairs are decoded ahead, so memory stays bounded on large folders.
+        ahead = batch_size + workers
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pending: deque[Future] = deque(pool.submit(load, p) for p in pairs[:ahead])
+            following = iter(pairs[ahead:])
+            batch: list[tuple[str, Path, Path, Tensor, Tensor]] = []
+            while pending:
+                batch.append(pending.popleft().result())
+                nxt = next(following, None)
+                if nxt is not None:
+                    pending.append(pool.submit(load, nxt))
+                if len(batch) == batch_size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+        return
+    batch = []
+    for pair in pairs:
+        batch.append(load(pair))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def score(
+    sr: str | Path,
+    hr: str | Path,
+    *,
+    scale: int | None = None,
+    y_channel: bool = False,
+    crop_border: int | None = None,
+    reference: Reference | None = None,
+    protocol: Literal["custom", "paper"] = "custom",
+    device: str | torch.device = "auto",
+    batch_size: int = 4,
+    workers: int = 4,
+    progress: bool = True,
+) -> ScoreResult:
+    """Score a folder of SR images against a folder of HR images (see the module docstring for the rules).
+
+    Args:
+        sr: folder of SR images.
+        hr: folder of HR images.
+        scale: the SR scale; checks ``x<k>`` suffixes and sets the default ``crop_border``.
+        y_channel: PSNR and SSIM on the BT.601 luma.
+        crop_border: pixels removed on every side; default ``scale`` when given, else 0.
+        reference: FSDS reference, ``"target"`` (the paper's equation; the default) or ``"preds"`` (its
+            Table 1 script).
+        protocol: ``"paper"`` sets the paper's Table 1 settings (RGB, no crop, data range 1, FSDS reference
+            ``"preds"``) and refuses conflicting options.
+        device: ``"auto"`` (the GPU when there is one), ``"cpu"``, ``"cuda:0"``...
+        batch_size: images of one size scored together.
+        workers: threads that decode image files ahead of the scoring (0: read in the calling thread).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        A :class:`ScoreResult`.
+
+    Raises:
+        ValueError: for a missing folder, a folder without images, bad options, or no pair to score.
+    """
+    from hyra_lightning.io import list_images
+
+    if protocol not in ("custom", "paper"):
+        raise ValueError(f"Expected `protocol` to be 'custom' or 'paper', got {protocol!r}.")
+    if reference not in (None, "target", "preds"):
+        raise ValueError(f"Expected `reference` to be 'target' or 'preds', got {reference!r}.")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    if crop_border is not None and (
+        isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0
+    ):
+        raise ValueError(f"Expected `crop_border` to be an integer >= 0, got {crop_border!r}.")
+    for name, value in (("batch_size", batch_size), ("workers", workers)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < (1 if name == "batch_size" else 0)
+        ):
+            raise ValueError(
+                f"Expected `{name}` to be a {'positive' if name == 'batch_size' else 'non-negative'} integer, got {value!r}."
+            )
+    if protocol == "paper":
+        conflicts = []
+        if y_channel:
+            conflicts.append("--y-channel (the paper scores RGB)")
+        if crop_border not in (None, 0):
+            conflicts.append(f"--crop-border {crop_border} (the paper crops nothing)")
+        if reference == "target":
+            conflicts.append("--reference target (the paper's Table 1 used the SR image)")
+        if conflicts:
+            raise ValueError(f"`--protocol paper` fixes these settings; remove {', '.join(conflicts)}.")
+        y_channel, border, reference = False, 0, PAPER_PROTOCOL["reference"]
+    else:
+        border = crop_border if crop_border is not None else (scale or 0)
+        reference = reference or "target"
+    folders = {}
+    for arg, folder in (("--sr", sr), ("--hr", hr)):
+        path = Path(folder)
+        if not path.is_dir():
+            raise ValueError(
+                f"Expected `{arg}` to be a folder of images, got {str(folder)!r} (not a folder)."
+            )
+        files = list_images(path)
+        if not files:
+            raise ValueError(f"Expected `{arg}` folder {str(folder)!r} to hold images, found none.")
+        folders[arg] = files
+    pairing = pair_files(folders["--sr"], folders["--hr"], scale)
+    if not pairing.pairs:
+        raise ValueError(
+            f"No SR file in {str(sr)!r} pairs with an HR file in {str(hr)!r} (pairing is by file name stem, e.g."
+            " 0801x4.png or 0801_x4_SR.png with 0801.png)."
+        )
+    dev = _resolve_device(device)
+    images: list[dict[str, Any]] = []
+    mismatches: list[dict[str, Any]] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(pairing.pairs), desc="score", unit="img", disable=not progress, file=sys.stderr)
+    try:
+        for batch in _batches(pairing.pairs, batch_size, workers):
+            groups: dict[tuple[int, ...], list[tuple[str, Path, Path, Tensor, Tensor]]] = {}
+            for item in batch:
+                name, sr_path, hr_path, sr_img, hr_img = item
+                if sr_img.shape != hr_img.shape:
+                    mismatches.append(
+                        {
+                            "name": name,
+                            "sr": str(sr_path),
+                            "hr": str(hr_path),
+                            "sr_size": list(sr_img.shape[-2:]),
+                            "hr_size": list(hr_img.shape[-2:]),
+                        }
+                    )
+                    continue
+                groups.setdefault(tuple(sr_img.shape), []).append(item)
+            for items in groups.values():
+                preds = torch.stack([it[3] for it in items]).to(dev, non_blocking=True)
+                target = torch.stack([it[4] for it in items]).to(dev, non_blocking=True)
+                values = image_scores(
+                    preds.clamp_(0, 1), target, y_channel=y_channel, crop_border=border, reference=reference
+                )
+                for k, (name, sr_path, hr_path, _, _) in enumerate(items):
+                    images.append(
+                        {
+                            "name": name,
+                            "sr": str(sr_path),
+                            "hr": str(hr_path),
+                            **{m: float(v[k]) for m, v in values.items()},
+                        }
+                    )
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    images.sort(key=lambda img: img["name"])
+    mean = {m: _mean([img[m] for img in images]) for m in ("psnr", "ssim", "fsds")}
+    protocol_info = {
+        "name": protocol,
+        "color": "y" if y_channel else "rgb",
+        "crop_border": border,
+        "data_range": 1.0,
+        "fsds_reference": reference,
+        "fsds_color": "rgb",
+        "scale": scale,
+    }
+    return ScoreResult(
+        images=images, mean=mean, protocol=protocol_info, pairing=pairing, size_mismatches=mismatches
+    )
+
+
+# ------------------------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``hyra-lightning score``."""
+    parser = argparse.ArgumentParser(
+        prog="hyra-lightning score",
+        description=(
+            "PSNR, SSIM and FSDS of a folder of SR images against a folder of HR images. SR files pair with HR"
+            " files by name stem; an SR stem may add a scale and/or method suffix: 0801x4.png, 0801_x4.png,"
+            " 0801_x4_SR.png and 0801_EDSR.png all pair with 0801.png (the longest fitting HR stem wins)."
+            " Unmatched files, HR files claimed twice and size mismatches are listed and not scored."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--sr", required=True, metavar="DIR", help="folder of SR images")
+    parser.add_argument("--hr", required=True, metavar="DIR", help="folder of HR (ground-truth) images")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        metavar="S",
+        help="SR scale: checks x<S> suffixes and is the default --crop-border",
+    )
+    parser.add_argument(
+        "--y-channel",
+        action="store_true",
+        help="PSNR and SSIM on the BT.601 luma Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255, as BasicSR's"
+        " test_y_channel=True (FSDS stays on RGB)",
+    )
+    parser.add_argument(
+        "--crop-border",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pixels removed on every side (default: --scale, else 0)",
+    )
+    parser.add_argument(
+        "--reference",
+        choices=("target", "preds"),
+        default=None,
+        help="FSDS denominator: the HR image (the paper's equation; default) or the SR image (its Table 1 script)",
+    )
+    parser.add_argument(
+        "--protocol",
+        choices=("custom", "paper"),
+        default="custom",
+        help="'paper' sets what the paper's Table 1 used: RGB, no border crop, data range 1, FSDS with"
+        " --reference preds",
+    )
+    parser.add_argument(
+        "--out", default=None, metavar="FILE", help="write the scores to FILE.json, FILE.csv or FILE.md"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="'auto' (the GPU when there is one), 'cpu', 'cuda:0', ..."
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="images of one size scored together")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="threads decoding image files ahead of the scoring"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``hyra-lightning score``; returns the exit code (1 when some files were not scored)."""
+    args = build_parser().parse_args(argv)
+    if args.out is not None and Path(args.out).suffix.lower() not in (".json", ".csv", ".md"):
+        print(f"error: Expected `--out` to end in .json, .csv or .md, got {args.out!r}.", file=sys.stderr)
+        return 2
+    try:
+        result = score(
+            args.sr,
+            args.hr,
+            scale=args.scale,
+            y_channel=args.y_channel,
+            crop_border=args.crop_border,
+            reference=args.reference,
+            protocol=args.protocol,
+            device=args.device,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    p = result.protocol
+    print(
+        f"{len(result.images)} image pairs, protocol {p['name']}: PSNR/SSIM on {p['color'].upper()}, crop border"
+        f" {p['crop_border']}, data range 1, FSDS reference {p['fsds_reference']}"
+    )
+    print(result.table())
+    problems = result.problems
+    if problems:
+        print(f"\n{len(problems)} file(s) not scored:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+    if args.out is not None:
+        result.write(args.out)
+        print(f"wrote {args.out}")
+    return 1 if problems else 0

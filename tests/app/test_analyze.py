@@ -1,0 +1,428 @@
+"""``hyra-lightning analyze``: references against their closed forms, this package's checkpoints, every error,
+and the HTML report parsed and checked against report.json."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hyra_lightning.analysis import describe_luminance, impulse_response
+from hyra_lightning.data import load_photo
+from hyra_lightning.models import EDSR
+from tests.analysis._models import bicubic_closed_form
+from tests.app.conftest import run_cli
+
+DESCRIPTORS = (
+    "dc_gain",
+    "cutoff",
+    "cutoff_h",
+    "cutoff_v",
+    "sinc_similarity",
+    "negative_lobe",
+    "stopband_leakage",
+)
+
+
+def _write_photo(path: Path, name: str, size: tuple[int, int], offset: int = 60) -> Path:
+    img = load_photo(name)[:, offset : offset + size[0], offset : offset + size[1]]
+    Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hr")
+    _write_photo(folder / "coffee.png", "coffee", (96, 104))
+    _write_photo(folder / "astronaut.png", "astronaut", (100, 96))
+    return folder
+
+
+def _analyze(args: list[str], capsys: pytest.CaptureFixture | None = None) -> int:
+    with pytest.raises(SystemExit) as exc:
+        run_cli(["analyze", "--no-progress", *args], capture=False)
+    return int(exc.value.code or 0)
+
+
+def _sinc_closed_form(scale: int, size: int, taps: int = 16, beta: float = 2.0) -> torch.Tensor:
+    """SincUpsampler's response from its documented formula: a separable Kaiser-windowed sinc whose polyphase
+    components each sum to one, read at HR pixel X from entry X - s*c + taps*s."""
+    s, c = scale, size // 2
+    j = np.arange(2 * taps * s + s, dtype=np.float64)
+    t = (j - taps * s - (s - 1) / 2) / s
+    window = np.i0(beta * np.sqrt(np.clip(1 - (t / taps) ** 2, 0, None))) / np.i0(beta)
+    k = np.where(np.abs(t) <= taps, np.sinc(t) * window, 0.0).reshape(-1, s)
+    k = (k / k.sum(axis=0, keepdims=True)).reshape(-1)
+    idx = np.arange(s * size) - s * c + taps * s
+    g = np.where((idx >= 0) & (idx < k.size), k[np.clip(idx, 0, k.size - 1)], 0.0)
+    return torch.from_numpy(np.outer(g, g))
+
+
+# ------------------------------------------------------------------------------------------- HTML parsing
+
+
+class _ReportParser(HTMLParser):
+    """Collects images, model sections, and the data-value cells of every table row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.sections: list[str] = []
+        self.rows: list[tuple[dict[str, str], list[dict[str, str]]]] = []
+        self.section: str | None = None
+        self.section_of_row: list[str | None] = []
+        self.tags: set[str] = set()
+        self.errors: dict[str, list[str]] = {}
+        self._in_error = False
+        self._h4 = ""
+        self.row_context: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        self.tags.add(tag)
+        if tag == "img":
+            self.images.append(a)
+        elif tag == "section" and "data-model" in a:
+            self.section = a["data-model"]
+            self.sections.append(self.section)
+        elif tag == "tr":
+            self.rows.append((a, []))
+            self.section_of_row.append(self.section)
+            self.row_context.append(self._h4)
+        elif tag == "td" and "data-key" in a and self.rows:
+            self.rows[-1][1].append(a)
+        elif tag == "div" and a.get("class") == "error":
+            self._in_error = True
+        elif tag == "h4":
+            self._h4 = "?"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            self._in_error = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_error and self.section is not None:
+            self.errors.setdefault(self.section, []).append(data)
+        if self._h4 == "?":
+            self._h4 = data
+
+
+def _parse(out: Path) -> _ReportParser:
+    parser = _ReportParser()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    return parser
+
+
+def _value(cell: dict[str, str]) -> float | None:
+    return None if cell["data-value"] == "null" else float(cell["data-value"])
+
+
+def _json_value(entry: dict, key: str) -> float | None:
+    group, name = key.split(".")
+    if group == "delta":
+        a, b = entry["scores"][name], entry["bicubic"][name]
+        return None if a is None or b is None else a - b
+    return entry[group].get(name)
+
+
+def _check_html_against_json(out: Path) -> _ReportParser:
+    doc = json.loads((out / "report.json").read_text())
+    page = (out / "report.html").read_text(encoding="utf-8")
+    parsed = _parse(out)
+    # Self-contained: every figure inline, nothing fetched from anywhere.
+    assert parsed.images
+    for img in parsed.images:
+        assert img["src"].startswith("data:image/png;base64,")
+        data = base64.b64decode(img["src"].split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.format == "PNG" and min(im.size) > 10
+        assert img["alt"]
+    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert "http://" not in page and "https://" not in page
+    # Every model has its section, in order.
+    assert parsed.sections == [m["name"] for m in doc["models"]]
+    # Numbers: comparison-table rows and per-image rows equal report.json.
+    by_name = {m["name"]: m for m in doc["models"]}
+    checked = 0
+    for (attrs, cells), section, context in zip(
+        parsed.rows, parsed.section_of_row, parsed.row_context, strict=True
+    ):
+        if "data-model" in attrs:
+            entry = by_name[attrs["data-model"]]
+            for cell in cells:
+                expected = _json_value(entry, cell["data-key"])
+                got = _value(cell)
+                assert (got is None and expected is None) or got == pytest.approx(
+                    expected, rel=1e-12, abs=1e-12
+                )
+                checked += 1
+        elif "data-image" in attrs:
+            img = next(i for i in by_name[section]["images"] if i["name"] == attrs["data-image"])
+            for cell in cells:
+                group, key = cell["data-key"].split(".")
+                assert _value(cell) == pytest.approx(img[group][key], rel=1e-12)
+                checked += 1
+        elif "data-reference" in attrs:
+            refs = doc["references"][attrs["data-scale"]][attrs["data-reference"]]
+            for cell in cells:
+                group, key = cell["data-key"].split(".")[1:]
+                if group == "descriptors":
+                    assert _value(cell) == pytest.approx(refs[key], rel=1e-12)
+                    checked += 1
+        elif section is not None and context.startswith("Descriptors"):
+            for cell in cells:
+                key = cell["data-key"].split(".")[1]
+                assert _value(cell) == pytest.approx(by_name[section]["descriptors"][key], rel=1e-12)
+                checked += 1
+    assert checked > 20
+    # The PNG files are written beside the report.
+    for rel in doc["figures"].values():
+        assert (out / rel).is_file()
+    for m in doc["models"]:
+        for key, rel in m["figures"].items():
+            rels = rel.values() if key == "hyra" else [rel]
+            for r in rels:
+                assert (out / r).is_file()
+    return parsed
+
+
+# ------------------------------------------------------------------------------------------------- tests
+
+
+def test_references_report_their_closed_form_descriptors(images, tmp_path):
+    out = tmp_path / "report"
+    code = _analyze(["bicubic", "sinc", "--scale", "2", "--images", str(images), "--out", str(out)])
+    assert code == 0
+    doc = json.loads((out / "report.json").read_text())
+    closed = {
+        "bicubic": describe_luminance(bicubic_closed_form(2, 33), 2).as_dict(),
+        "sinc": describe_luminance(_sinc_closed_form(2, 33), 2).as_dict(),
+    }
+    for entry in doc["models"]:
+        assert entry["kind"] == "reference" and entry["scale"] == 2 and entry["error"] is None
+        for key in DESCRIPTORS:
+            assert entry["descriptors"][key] == pytest.approx(closed[entry["name"]][key], abs=1e-9), key
+        # A linear, shift-invariant upsampler: HyRA's non-linear part is (almost) nothing.
+        assert entry["hyra"]["nonlinear_energy_ratio"] < 1e-3
+        assert len(entry["images"]) == 2
+    for key in DESCRIPTORS:
+        assert doc["references"]["2"]["bicubic"][key] == pytest.approx(closed["bicubic"][key], abs=1e-9)
+    # Bicubic upsampling scores exactly as the bicubic baseline.
+    bic = doc["models"][0]
+    for k in ("psnr", "ssim", "fsds"):
+        assert bic["scores"][k] == pytest.approx(bic["bicubic"][k], abs=1e-4)
+    assert doc["probe"]["size"] == 33 and [i["name"] for i in doc["images"]] == ["astronaut", "coffee"]
+    # The HTML shows the same closed-form numbers.
+    parsed = _check_html_against_json(out)
+    assert len([i for i in parsed.images if "HyRA panel" in i["alt"]]) == 4
+    assert {"overlaid magnitude profiles", "overlaid FSDS curves"} <= {i["alt"] for i in parsed.images}
+
+
+def _module_checkpoint(
+    path: Path, model: torch.nn.Module, class_path: str, init_args: dict, scale: int
+) -> Path:
+    """A checkpoint shaped like the ones `hyra-lightning fit` writes (LightningCLI stores the model's class path)."""
+    torch.save(
+        {
+            "epoch": 0,
+            "global_step": 3,
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "hyper_parameters": {
+                "model": {"class_path": class_path, "init_args": init_args},
+                "scale": scale,
+                "lr": 1e-3,
+                "_instantiator": "lightning.pytorch.cli.instantiate_module",
+            },
+        },
+        path,
+    )
+    return path
+
+
+def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(images, tmp_path, capsys):
+    torch.manual_seed(0)
+    args = {"scale": 2, "n_resblocks": 1, "n_feats": 8}
+    edsr = EDSR(**args)
+    good = _module_checkpoint(tmp_path / "edsr.ckpt", edsr, "hyra_lightning.models.EDSR", args, 2)
+    x3 = _module_checkpoint(
+        tmp_path / "edsr_x3.ckpt",
+        EDSR(scale=3, n_resblocks=1, n_feats=8),
+        "hyra_lightning.models.EDSR",
+        {**args, "scale": 3},
+        3,
+    )
+    picky = _module_checkpoint(
+        tmp_path / "picky.ckpt",
+        __import__("tests.app._nets", fromlist=["x"]).NeedsMultipleOf8(),
+        "tests.app._nets.NeedsMultipleOf8",
+        {},
+        2,
+    )
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"this is not a checkpoint at all" * 10)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    tiny = _write_photo(tmp_path / "tiny.png", "coins", (40, 40))
+    out = tmp_path / "report"
+    code = _analyze(
+        [
+            str(good),
+            str(garbage),
+            str(text),
+            str(picky),
+            str(x3),
+            "bicubic",
+            "--scale",
+            "2",
+            "--images",
+            str(images),
+            str(tiny),
+            "--out",
+            str(out),
+            "--name",
+            "mine",
+            "junk",
+            "txt",
+            "picky",
+            "x3",
+            "bic",
+        ]
+    )
+    assert code == 1
+    doc = json.loads((out / "report.json").read_text())
+    by = {m["name"]: m for m in doc["models"]}
+    assert list(by) == ["mine", "junk", "txt", "picky", "x3", "bic"]
+    mine = by["mine"]
+    assert mine["error"] is None and mine["architecture"] == "EDSR" and mine["kind"] == "hyra-lightning"
+    assert mine["scale"] == 2 and mine["details"]["class_path"] == "hyra_lightning.models.EDSR"
+    expected = impulse_response(edsr, scale=2).describe().as_dict()
+    for key in DESCRIPTORS:
+        assert mine["descriptors"][key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9)
+    # The too-small image is reported for every model that got that far; the others are analysed.
+    assert [i["name"] for i in mine["images"]] == ["astronaut", "coffee"]
+    (err,) = mine["image_errors"]
+    assert err["image"] == "tiny" and "smaller than the probe's output (66 x 66" in err["message"]
+    assert "`--size` (at most 19)" in err["message"]
+    assert "not a checkpoint" in by["junk"]["error"]
+    assert "not a checkpoint" in by["txt"]["error"] and ".safetensors" in by["txt"]["error"]
+    assert "could not run on a 33 x 33 probe" in by["picky"]["error"] and "size=" in by["picky"]["error"]
+    assert "Scale mismatch" in by["x3"]["error"] and "x3" in by["x3"]["error"]
+    assert by["bic"]["error"] is None and len(by["bic"]["images"]) == 2
+    stderr = capsys.readouterr().err
+    assert "error: junk:" in stderr and "error: x3:" in stderr
+    parsed = _check_html_against_json(out)
+    for name in ("junk", "txt", "picky", "x3"):
+        assert parsed.errors[name], name
+    assert any("smaller than the probe" in e for e in parsed.errors["mine"])
+
+
+def test_reference_scale_comes_from_the_other_models_or_is_asked_for(images, tmp_path):
+    args = {"scale": 2, "n_resblocks": 1, "n_feats": 8}
+    ckpt = _module_checkpoint(tmp_path / "m.ckpt", EDSR(**args), "hyra_lightning.models.EDSR", args, 2)
+    out = tmp_path / "a"
+    assert _analyze([str(ckpt), "sinc", "--images", str(images / "coffee.png"), "--out", str(out)]) == 0
+    doc = json.loads((out / "report.json").read_text())
+    assert [m["scale"] for m in doc["models"]] == [2, 2] and [m["name"] for m in doc["models"]] == [
+        "m",
+        "sinc",
+    ]
+    out = tmp_path / "b"
+    assert _analyze(["bicubic", "--images", str(images / "coffee.png"), "--out", str(out)]) == 1
+    doc = json.loads((out / "report.json").read_text())
+    assert "needs a scale" in doc["models"][0]["error"] and "--scale" in doc["models"][0]["error"]
+
+
+def test_spandrel_missing_says_how_to_install_it(tmp_path, monkeypatch):
+    from hyra_lightning import zoo
+
+    path = tmp_path / "weights.pth"
+    torch.save(EDSR(scale=2, n_resblocks=1, n_feats=8).state_dict(), path)
+    real = zoo.importlib.import_module
+
+    def fake(name: str, *a, **k):
+        if name == "spandrel":
+            raise ImportError("No module named 'spandrel'")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(zoo.importlib, "import_module", fake)
+    with pytest.raises(zoo.ModelLoadError, match='pip install "hyra-lightning\\[zoo\\]"'):
+        zoo.load_model(path)
+
+    def broken(name: str, *a, **k):
+        if name == "spandrel":
+            raise RuntimeError("operator torchvision::nms does not exist")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(zoo.importlib, "import_module", broken)
+    with pytest.raises(zoo.ModelLoadError, match="torchvision built for the installed torch"):
+        zoo.load_model(path)
+
+
+def test_option_errors(images, tmp_path, capsys):
+    cases = [
+        (["bicubic", "--name", "a", "b"], "one `--name` per MODEL"),
+        (["bicubic", "--size", "8"], "odd integer"),
+        (["bicubic", "--images", str(tmp_path / "nope.png")], "no such path"),
+        (["bicubic", "--max-size", "1"], "--max-size"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["bicubic", "--device", "cuda"], "torch sees none"))
+    for args, message in cases:
+        assert _analyze([*args, "--out", str(tmp_path / "o")]) == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quickstart_checkpoint(quickstart_run, tmp_path, images):
+    """A real checkpoint of `hyra-lightning fit --config configs/quickstart.yaml` (shortened)."""
+    import yaml
+
+    from hyra_lightning.module import SuperResolutionModule
+
+    ckpt = quickstart_run.logdir / "checkpoints" / "last.ckpt"
+    out = tmp_path / "report"
+    assert _analyze([str(ckpt), "bicubic", "--images", str(images), "--out", str(out)]) == 0
+    doc = json.loads((out / "report.json").read_text())
+    entry = doc["models"][0]
+    assert entry["name"] == "last" and entry["architecture"] == "EDSR" and entry["scale"] == 2
+    assert doc["models"][1]["scale"] == 2  # the reference took the checkpoint's scale
+    init = yaml.safe_load(quickstart_run.config.read_text())["model"]["model"]["init_args"]
+    module = SuperResolutionModule.load_from_checkpoint(ckpt, model=EDSR(**init), map_location="cpu")
+    expected = impulse_response(module.model, scale=2).describe().as_dict()
+    for key in DESCRIPTORS:
+        assert entry["descriptors"][key] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
+    assert all(math.isfinite(entry["scores"][k]) for k in ("psnr", "ssim", "fsds"))
+    assert entry["details"]["network_from"] in (
+        "hyper_parameters",
+        str(quickstart_run.logdir / "config.yaml"),
+    )
+    _check_html_against_json(out)
+    # Taken out of its run folder, a checkpoint whose hyperparameters do not name the network says what to do.
+    alone = tmp_path / "alone" / "last.ckpt"
+    alone.parent.mkdir()
+    alone.write_bytes(ckpt.read_bytes())
+    if "model" not in torch.load(alone, weights_only=True)["hyper_parameters"]:
+        assert _analyze([str(alone), "--images", str(images), "--out", str(tmp_path / "o")]) == 1
+        doc = json.loads((tmp_path / "o" / "report.json").read_text())
+        assert (
+            "config.yaml" in doc["models"][0]["error"] and "load_from_checkpoint" in doc["models"][0]["error"]
+        )
+
+
+def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(
+            ["analyze", "bicubic", "sinc", "--scale", "2", "--images", str(images), "--out", str(tmp_path)],
+            capture=False,
+        )
+    assert exc.value.code == 0
+    err = capsys.readouterr().err
+    assert "analyze: 100%" in err and "6/6" in err  # 2 models x (1 probe + 2 images)
