@@ -146,7 +146,7 @@ def test_impulse_response_image_and_hyra_panel_shapes_and_range():
     lr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     hr = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     result = hyra_decompose(model, lr, hr=hr, response=response)
-    panel = hyra_panel(result, 1)
+    panel = hyra_panel(result, 1, labels=False)
     # two rows of five 32x32 images with 2-pixel gaps
     assert panel.shape == (3, 2 * 32 + 3 * 2, 5 * 32 + 6 * 2)
     assert 0.0 <= panel.min() and panel.max() <= 1.0
