@@ -5,10 +5,12 @@ from hyra_lightning.analysis.display import (
     enlarge,
     hyra_panel,
     impulse_response_image,
+    label_panel,
     log_magnitude_spectrum,
     make_panel,
     signed_colormap,
 )
+from hyra_lightning.analysis.figures import fsds_band_map
 from hyra_lightning.analysis.hyra import HyRAResult, hyra_decompose, linear_response, stopband_energy
 from hyra_lightning.analysis.impulse import (
     ImpulseDescriptors,
@@ -28,11 +30,13 @@ __all__ = [
     "describe_luminance",
     "enlarge",
     "evaluation_context",
+    "fsds_band_map",
     "hyra_decompose",
     "hyra_panel",
     "impulse_response",
     "impulse_response_image",
     "infer_scale",
+    "label_panel",
     "linear_response",
     "log_magnitude_spectrum",
     "magnitude_profiles",
