@@ -72,8 +72,10 @@ def wandb_logger(tmp_path, monkeypatch):
 
 
 def _finish(logger: WandbLogger) -> Path:
+    """Finish the run and stop W&B's service process, so that the run's files are complete on disk."""
     run_dir = Path(logger.experiment.dir).parent
     wandb.finish()
+    wandb.teardown()  # older wandb-core writes the .wandb file out only when its service stops
     return run_dir
 
 
