@@ -6,10 +6,12 @@ from hyra_lightning.analysis.display import (
     hyra_panel,
     impulse_response_image,
     impulse_spectrum_image,
+    label_panel,
     log_magnitude_spectrum,
     make_panel,
     signed_colormap,
 )
+from hyra_lightning.analysis.figures import fsds_band_map
 from hyra_lightning.analysis.hyra import HyRAResult, hyra_decompose, linear_response, stopband_energy
 from hyra_lightning.analysis.impulse import (
     ImpulseDescriptors,
@@ -30,12 +32,14 @@ __all__ = [
     "describe_luminance",
     "enlarge",
     "evaluation_context",
+    "fsds_band_map",
     "hyra_decompose",
     "hyra_panel",
     "impulse_response",
     "impulse_response_image",
     "impulse_spectrum_image",
     "infer_scale",
+    "label_panel",
     "linear_response",
     "log_magnitude_spectrum",
     "magnitude_profiles",

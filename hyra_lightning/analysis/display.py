@@ -25,6 +25,7 @@ __all__ = [
     "hyra_panel",
     "impulse_response_image",
     "impulse_spectrum_image",
+    "label_panel",
     "log_magnitude_spectrum",
     "make_panel",
     "signed_colormap",
@@ -43,6 +44,14 @@ SPECTRUM_MIN_SIZE = 256
 
 #: Smallest half-range of the non-linear part's colour map in :func:`hyra_panel` (image values in [0, 1]).
 NONLINEAR_VMAX_FLOOR = 0.05
+
+#: Column and row labels of :func:`hyra_panel`.
+HYRA_COLUMN_LABELS = ("LR", "B+H(x)", "G(x)", "SR", "HR")
+HYRA_ROW_LABELS = ("image", "spectrum")
+
+#: Height in pixels of the text of :func:`label_panel` (and the smallest cell :func:`hyra_panel` draws).
+LABEL_FONT_PX = 12
+MIN_LABELLED_CELL = 64
 
 
 def _check_image(x: Tensor, name: str, channels: tuple[int, ...] | None = None) -> Tensor:
@@ -323,8 +332,81 @@ def impulse_spectrum_image(response: ImpulseResponse, zoom: int | None = None) -
     return img
 
 
-def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
-    """The two-row HyRA panel of one image: images on top, their log-magnitude spectra below.
+def _text_strip(
+    width: int, height: int, texts: Sequence[tuple[str, float]], *, vertical: bool, font_px: int
+) -> Tensor:
+    """Black text on a white ``height x width`` strip, each text centred at its position along the strip.
+
+    Positions are x for a horizontal strip and y (from the top) for a vertical one, whose texts are rotated to
+    read upwards. The text is drawn by matplotlib's Agg renderer (its bundled DejaVu Sans), off ``pyplot``.
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
+    canvas = FigureCanvasAgg(fig)
+    size_pt = font_px * 72 / dpi
+    for text, pos in texts:
+        if vertical:
+            fig.text(0.5, 1 - pos / height, text, rotation=90, ha="center", va="center", fontsize=size_pt)
+        else:
+            fig.text(pos / width, 0.5, text, ha="center", va="center", fontsize=size_pt)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[:height, :width, :3]
+    strip = torch.ones(3, height, width)
+    strip[:, : rgb.shape[0], : rgb.shape[1]] = torch.from_numpy(rgb.transpose(2, 0, 1).copy()).float() / 255
+    return strip
+
+
+def label_panel(
+    panel: Tensor,
+    columns: Sequence[tuple[str, float]] = (),
+    rows: Sequence[tuple[str, float]] = (),
+    *,
+    font_px: int = LABEL_FONT_PX,
+) -> Tensor:
+    """Write column labels in a white strip above a panel and row labels in a white strip on its left.
+
+    Each label is centred on its position: ``columns`` are ``(text, x)`` pairs with ``x`` the pixel column of
+    the panel the text is centred on (for example the middle of a cell of :func:`make_panel`), ``rows`` are
+    ``(text, y)`` pairs, written upwards. The strips are ``round(1.6 * font_px)`` pixels wide; a strip without
+    labels is left out. The text is black, drawn with matplotlib's Agg renderer, so that it reads the same in
+    TensorBoard, in a logger's image viewer and in a saved PNG.
+
+    Args:
+        panel: ``(3, H, W)`` image in [0, 1], for example from :func:`make_panel`.
+        columns: labels above the panel, ``(text, x)``.
+        rows: labels left of the panel, ``(text, y)``.
+        font_px: height of the font in pixels (its em size; capitals are about 0.73 of it).
+
+    Returns:
+        ``(3, H + strip, W + strip)`` float32 image in [0, 1] (without the strips that have no labels).
+
+    Example:
+        >>> panel = label_panel(torch.zeros(3, 40, 100), columns=[("left", 25), ("right", 75)])
+        >>> panel.shape
+        torch.Size([3, 59, 100])
+    """
+    panel = _check_image(panel, "panel", channels=(3,)).detach().float().cpu()
+    if isinstance(font_px, bool) or not isinstance(font_px, int) or font_px < 4:
+        raise ValueError(f"Expected `font_px` to be an integer >= 4, got {font_px!r}.")
+    strip = round(1.6 * font_px)
+    height = panel.shape[-2]
+    if rows:
+        side = _text_strip(strip, height, list(rows), vertical=True, font_px=font_px)
+        panel = torch.cat([side, panel], dim=-1)
+    if columns:
+        offset = strip if rows else 0
+        texts = [(text, x + offset) for text, x in columns]
+        top = _text_strip(panel.shape[-1], strip, texts, vertical=False, font_px=font_px)
+        panel = torch.cat([top, panel], dim=-2)
+    return panel
+
+
+def hyra_panel(result: HyRAResult, index: int = 0, *, labels: bool = True) -> Tensor:
+    """The two-row HyRA panel of one image: images on top, their log-magnitude spectra below, labelled.
 
     Top row: the LR image enlarged to the HR size with nearest-neighbour interpolation (its pixels stay
     visible), the affine part ``B + H(x)`` clamped to [0, 1], the non-linear part ``G(x)`` (channel mean) in
@@ -335,9 +417,15 @@ def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
     magnitude of the SR image, so that their levels compare (the zero frequency saturates to white).
     This is the ``hyra/sample_<i>`` image of :class:`~hyra_lightning.callbacks.HyRAMonitor`.
 
+    With ``labels`` (the default) the columns are labelled ``LR``, ``B+H(x)``, ``G(x)``, ``SR``, ``HR`` above
+    the panel and the rows ``image`` and ``spectrum`` on its left (:func:`label_panel`). So that the labels fit
+    their cells, images smaller than :data:`MIN_LABELLED_CELL` (64) pixels on a side are first enlarged by the
+    smallest integer factor that makes them at least that large (nearest-neighbour, pixels stay visible).
+
     Args:
         result: a :class:`~hyra_lightning.analysis.HyRAResult`.
         index: which image of the batch.
+        labels: write the column and row labels into the image.
 
     Returns:
         ``(3, H, W)`` float32 image in [0, 1].
@@ -345,6 +433,8 @@ def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
     n = result.sr.shape[0]
     if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
         raise ValueError(f"Expected `index` to be an integer in [0, {n}), got {index!r}.")
+    if not isinstance(labels, bool):
+        raise ValueError(f"Expected `labels` to be a bool, got {labels!r}.")
     sr = result.sr[index].detach().float().cpu()
     affine = (result.baseline[index] + result.linear[index]).detach().float().cpu()
     nonlinear = result.nonlinear[index].detach().float().cpu()
@@ -364,4 +454,21 @@ def hyra_panel(result: HyRAResult, index: int = 0) -> Tensor:
         top.append(hr.clamp(0, 1))
         spectra.append(hr)
     bottom = [log_magnitude_spectrum(img, reference=ref) for img in spectra]
-    return make_panel([[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]])
+    grid = [[_as_rgb(img) for img in top], [_as_rgb(img) for img in bottom]]
+    if not labels:
+        return make_panel(grid)
+    smallest = min(min(img.shape[-2:]) for row in grid for img in row)
+    zoom = max(1, math.ceil(MIN_LABELLED_CELL / smallest))
+    grid = [[enlarge(img, zoom) for img in row] for row in grid]
+    gap = 2  # make_panel's default
+    xs = [
+        gap + sum(img.shape[-1] + gap for img in grid[0][:i]) + grid[0][i].shape[-1] / 2
+        for i in range(len(top))
+    ]
+    heights = [max(img.shape[-2] for img in row) for row in grid]
+    ys = [gap + heights[0] / 2, 2 * gap + heights[0] + heights[1] / 2]
+    return label_panel(
+        make_panel(grid, gap=gap),
+        columns=list(zip(HYRA_COLUMN_LABELS, xs, strict=False)),
+        rows=list(zip(HYRA_ROW_LABELS, ys, strict=True)),
+    )

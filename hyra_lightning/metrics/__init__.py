@@ -1,5 +1,10 @@
 """torchmetrics metrics: FSDS with its dataset frequency-similarity curve."""
 
-from hyra_lightning.metrics.fsds import FSDS, FrequencySpectrumDistributionSimilarity, band_tag
+from hyra_lightning.metrics.fsds import (
+    FSDS,
+    FrequencySpectrumDistributionSimilarity,
+    band_tag,
+    plot_frequency_similarity,
+)
 
-__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag"]
+__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag", "plot_frequency_similarity"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from lightning_utilities.core.rank_zero import rank_zero_only
@@ -23,10 +24,15 @@ from hyra_lightning.functional.frequency_similarity import (
     frequency_bands,
 )
 
-__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag"]
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag", "plot_frequency_similarity"]
 
 if not _MATPLOTLIB_AVAILABLE:  # pragma: no cover - matplotlib is a dependency
-    __doctest_skip__ = ["FrequencySpectrumDistributionSimilarity.plot"]
+    __doctest_skip__ = ["FrequencySpectrumDistributionSimilarity.plot", "plot_frequency_similarity"]
 
 
 def band_tag(index: int) -> str:
@@ -37,6 +43,101 @@ def band_tag(index: int) -> str:
         'band_03'
     """
     return f"band_{index:02d}"
+
+
+def plot_frequency_similarity(
+    frequencies: Tensor | np.ndarray | Sequence[float],
+    series: Mapping[str, Tensor | np.ndarray | Sequence[float]] | Tensor | np.ndarray,
+    *,
+    scale: int | None = None,
+    ax: Axes | None = None,
+    title: str | None = "Frequency similarity",
+) -> tuple[Figure, Axes]:
+    """Draw frequency-similarity curves: FSDS (dB) against radial frequency (Nyquist units).
+
+    One line per named series, with a legend (for example ``{"model": ..., "bicubic": ...}``: the network and
+    bicubic interpolation scored on the same images, so that the figure shows in which bands the network
+    beats interpolation), or one unnamed line per row of an array. Non-finite values (an empty band, NaN; a
+    band identical to the target, ``+inf``) leave a gap. The x axis spans ``[0, sqrt(2)]``, the whole range of
+    the bands of :func:`~hyra_lightning.functional.frequency_bands`.
+
+    This is the drawing of :meth:`FrequencySpectrumDistributionSimilarity.plot` and of the monitors'
+    ``fsds/curve``; it touches no ``pyplot`` state when ``ax`` is not given (the figure is on its own Agg
+    canvas, safe to draw from a background thread; close it by dropping it).
+
+    Args:
+        frequencies: band centres ``(num_bands,)`` in Nyquist units.
+        series: ``{name: values}`` with values ``(num_bands,)``, or an array ``(num_bands,)`` or
+            ``(N, num_bands)`` of unnamed curves.
+        scale: SR scale factor ``s``; when given, the LR Nyquist frequency ``1 / s`` is marked.
+        ax: a matplotlib axis to draw into; a new figure is created when not given.
+        title: title of the axis (``None``: none).
+
+    Returns:
+        ``(fig, ax)``.
+
+    Raises:
+        ValueError: if ``scale`` is not a positive integer, or a series does not hold one value per band.
+
+    Example:
+        >>> import torch
+        >>> freqs = torch.tensor([0.25, 0.75, 1.25])
+        >>> fig, ax = plot_frequency_similarity(
+        ...     freqs, {"model": torch.tensor([30.0, 20.0, 10.0]), "bicubic": torch.tensor([29.0, 15.0, 5.0])}, scale=2
+        ... )
+        >>> [line.get_label() for line in ax.get_lines()]
+        ['model', 'bicubic', 'LR Nyquist (1/2)']
+    """
+    import numpy as np
+
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
+
+    def as_array(values: Any) -> np.ndarray:
+        if isinstance(values, Tensor):
+            values = values.detach().cpu().double().numpy()
+        out = np.array(values, dtype=np.float64)
+        return np.where(np.isfinite(out), out, np.nan)
+
+    x = as_array(frequencies)
+    if x.ndim != 1:
+        raise ValueError(f"Expected `frequencies` to be one-dimensional, got shape {tuple(x.shape)}.")
+    if isinstance(series, Mapping):
+        if not series:
+            raise ValueError("Expected `series` to name at least one curve, got an empty mapping.")
+        lines = [(str(name), as_array(values)) for name, values in series.items()]
+    else:
+        lines = [(None, row) for row in as_array(series).reshape(-1, as_array(series).shape[-1])]
+    for name, y in lines:
+        if y.shape != x.shape:
+            what = "`val`" if name is None else f"`series[{name!r}]`"
+            raise ValueError(
+                f"Expected {what} to hold {x.shape[0]} band values per curve, got shape {tuple(y.shape)}."
+            )
+    if ax is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.4, 4.0), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
+    for name, y in lines:
+        ax.plot(
+            x, y, marker="o", markersize=3, linewidth=1.5, label=name if name is not None else "_nolegend_"
+        )
+    if scale is not None:
+        ax.axvline(1.0 / scale, color="0.4", linestyle="--", linewidth=1, label=f"LR Nyquist (1/{scale})")
+    if scale is not None or isinstance(series, Mapping):
+        ax.legend(loc="best")
+    ax.set_xlim(0.0, MAX_RADIAL_FREQUENCY)
+    ax.set_xlabel("radial frequency (Nyquist units)")
+    ax.set_ylabel("FSDS (dB)")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    return fig, ax
 
 
 def _global_rank() -> int:
@@ -224,8 +325,9 @@ class FrequencySpectrumDistributionSimilarity(Metric):
         Args:
             val: a ``(frequencies, values)`` curve as returned by :meth:`compute_curve` or
                 :func:`~hyra_lightning.functional.frequency_similarity_curve` (values ``(num_bands,)``, or
-                ``(N, num_bands)`` for one line per image), or only the values; by default the dataset curve
-                of the metric's states.
+                ``(N, num_bands)`` for one line per image, or ``{name: (num_bands,)}`` for named curves with a
+                legend), or only the values; by default the dataset curve of the metric's states. The
+                drawing is :func:`plot_frequency_similarity`'s.
             ax: a matplotlib axis to draw into; a new figure is created when not given.
             scale: SR scale factor ``s``; when given, the LR Nyquist frequency ``1 / s`` is marked.
 
@@ -247,30 +349,15 @@ class FrequencySpectrumDistributionSimilarity(Metric):
             raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
         if val is None:
             freqs, values = self.compute_curve()
-        elif isinstance(val, Tensor):
+        elif isinstance(val, (Tensor, Mapping)):
             freqs, values = self.band_frequencies, val
         else:
             freqs, values = val
-        if values.shape[-1] != freqs.shape[-1]:
-            raise ValueError(
-                f"Expected `val` to hold {freqs.shape[-1]} band values per curve, got shape {tuple(values.shape)}."
-            )
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots() if ax is None else (ax.figure, ax)
-        x = freqs.detach().cpu().double().numpy()
-        y = values.detach().cpu().double()
-        y = torch.where(torch.isfinite(y), y, torch.nan).numpy()
-        for row in y.reshape(-1, y.shape[-1]):
-            ax.plot(x, row, marker="o", markersize=3, linewidth=1.5)
-        if scale is not None:
-            ax.axvline(1.0 / scale, color="0.4", linestyle="--", linewidth=1, label=f"LR Nyquist (1/{scale})")
-            ax.legend(loc="best")
-        ax.set_xlim(0.0, MAX_RADIAL_FREQUENCY)
-        ax.set_xlabel("radial frequency (Nyquist units)")
-        ax.set_ylabel("FSDS (dB)")
-        ax.set_title("Frequency similarity")
-        ax.grid(True, alpha=0.3)
+        if ax is None:
+            _, ax = plt.subplots()
+        fig, ax = plot_frequency_similarity(freqs, values, scale=scale, ax=ax)
         return fig, ax
 
     def log_to_tensorboard(

@@ -146,7 +146,7 @@ def test_impulse_response_image_and_hyra_panel_shapes_and_range():
     lr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     hr = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     result = hyra_decompose(model, lr, hr=hr, response=response)
-    panel = hyra_panel(result, 1)
+    panel = hyra_panel(result, 1, labels=False)
     # two rows of five 32x32 images with 2-pixel gaps
     assert panel.shape == (3, 2 * 32 + 3 * 2, 5 * 32 + 6 * 2)
     assert 0.0 <= panel.min() and panel.max() <= 1.0
@@ -180,3 +180,82 @@ def test_impulse_spectrum_image_is_enlarged_and_marks_the_lr_nyquist_square() ->
     assert torch.equal(img4[:, 27, 30], red[:, 0]) and torch.equal(img4[:, 46, 30], red[:, 0])
     with pytest.raises(ValueError, match="`zoom`"):
         impulse_spectrum_image(r, zoom=0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# labels
+# --------------------------------------------------------------------------------------------------------
+
+
+def _ink(region: torch.Tensor) -> int:
+    """Number of dark (text) pixels in a region of an image."""
+    return int((region.mean(0) < 0.5).sum())
+
+
+def test_label_panel_strips():
+    from hyra_lightning.analysis import label_panel
+
+    panel = torch.full((3, 40, 100), 0.5)
+    assert torch.equal(label_panel(panel), panel)
+    top = label_panel(panel, columns=[("left", 25), ("right", 75)], font_px=10)
+    assert _is_image(top) and top.shape == (3, 40 + 16, 100)
+    assert torch.equal(top[:, 16:], panel)
+    assert _ink(top[:, :16, :50]) > 0 and _ink(top[:, :16, 50:]) > 0
+    side = label_panel(panel, rows=[("row", 20)], font_px=10)
+    assert side.shape == (3, 40, 100 + 16) and _ink(side[:, :, :16]) > 0
+    both = label_panel(panel, columns=[("c", 50)], rows=[("r", 20)], font_px=10)
+    assert both.shape == (3, 56, 116)
+    assert _ink(both[:, :16, :16]) == 0  # the corner stays blank
+    with pytest.raises(ValueError, match="`font_px`"):
+        label_panel(panel, columns=[("c", 50)], font_px=2)
+    with pytest.raises(ValueError, match="`panel`"):
+        label_panel(torch.zeros(1, 4, 4), columns=[("c", 2)])
+
+
+def _bicubic_result(size: int, with_hr: bool = True):
+    from hyra_lightning.analysis import hyra_decompose
+    from hyra_lightning.models import BicubicUpsampler
+
+    lr = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    hr = torch.rand(2, 3, 2 * size, 2 * size, generator=torch.Generator().manual_seed(1)) if with_hr else None
+    return hyra_decompose(BicubicUpsampler(2), lr, hr=hr)
+
+
+def test_hyra_panel_labels_columns_and_rows():
+    from hyra_lightning.analysis import hyra_panel
+    from hyra_lightning.analysis.display import HYRA_COLUMN_LABELS, LABEL_FONT_PX, MIN_LABELLED_CELL
+
+    assert HYRA_COLUMN_LABELS == ("LR", "B+H(x)", "G(x)", "SR", "HR")
+    result = _bicubic_result(32)  # 64 x 64 HR cells: large enough, not enlarged
+    strip, gap, cell = round(1.6 * LABEL_FONT_PX), 2, 64
+    assert cell == MIN_LABELLED_CELL
+    panel = hyra_panel(result, 0)
+    plain = hyra_panel(result, 0, labels=False)
+    assert _is_image(panel) and panel.shape == (3, strip + plain.shape[1], strip + plain.shape[2])
+    assert torch.equal(panel[:, strip:, strip:], plain)  # the pictures themselves are unchanged
+    assert _ink(panel[:, :strip, :strip]) == 0
+    header = panel[:, :strip, strip:]
+    inks = [_ink(header[:, :, gap + i * (cell + gap) : (i + 1) * (cell + gap)]) for i in range(5)]
+    assert all(ink > 10 for ink in inks)  # every column has its label, centred over it
+    assert inks[1] > inks[0]  # "B+H(x)" is longer than "LR"
+    side = panel[:, strip:, :strip]
+    assert _ink(side[:, gap : gap + cell]) > 10 and _ink(side[:, 2 * gap + cell :]) > 10  # image, spectrum
+    assert _ink(side[:, 2 * gap + cell :]) > _ink(side[:, gap : gap + cell])  # "spectrum" is longer
+
+
+def test_hyra_panel_enlarges_small_images_for_the_labels_and_labels_four_columns_without_hr():
+    from hyra_lightning.analysis import enlarge, hyra_panel
+    from hyra_lightning.analysis.display import LABEL_FONT_PX
+
+    result = _bicubic_result(8, with_hr=False)  # 16 x 16 SR: enlarged x4 to 64
+    strip, gap = round(1.6 * LABEL_FONT_PX), 2
+    plain = hyra_panel(result, 1, labels=False)
+    assert plain.shape == (3, 2 * 16 + 3 * gap, 4 * 16 + 5 * gap)
+    panel = hyra_panel(result, 1)
+    assert panel.shape == (3, strip + 2 * 64 + 3 * gap, strip + 4 * 64 + 5 * gap)
+    sr_cell = panel[:, strip + gap : strip + gap + 64, strip + gap + 3 * (64 + gap) :][:, :, :64]
+    torch.testing.assert_close(
+        sr_cell, enlarge(plain[:, gap : gap + 16, gap + 3 * (16 + gap) :][:, :, :16], 4)
+    )
+    with pytest.raises(ValueError, match="`labels`"):
+        hyra_panel(result, 0, labels=1)

@@ -51,9 +51,13 @@ def test_user_images_scalars_match_the_analysis(tmp_path):
     ]
     for name in ("hf_injection", "nonlinear_energy_ratio"):
         assert acc.Scalars(f"hyra/{name}")[0].value == pytest.approx(expected[name], rel=1e-5)
-    # one row of images without HR: LR, B + H, G, SR (40 x 40 each) and a row of spectra
+    # one row of images without HR: LR, B + H, G, SR (40 x 40 each, enlarged x2 for the labels) and a row of
+    # spectra, with 2-pixel gaps, and the label strips above and on the left
+    from hyra_lightning.analysis.display import LABEL_FONT_PX
+
+    strip = round(1.6 * LABEL_FONT_PX)
     (event,) = acc.Images("hyra/sample_0")
-    assert (event.width, event.height) == (4 * 40 + 5 * 2, 2 * 40 + 3 * 2)
+    assert (event.width, event.height) == (strip + 4 * 80 + 5 * 2, strip + 2 * 80 + 3 * 2)
 
 
 def test_every_n_epochs_and_state(tmp_path):

@@ -113,9 +113,14 @@ def test_hyra_tags_steps_and_reuse(tb_run):
         gains, acc.Scalars("hyra/fsds_sr"), acc.Scalars("hyra/fsds_linear"), strict=True
     ):
         assert gain.value == pytest.approx(sr.value - lin.value, abs=1e-3)
+    from hyra_lightning.analysis.display import LABEL_FONT_PX, MIN_LABELLED_CELL
+
     hr = LR_SIZE * SCALE
-    # two rows of five 48 x 48 images (LR, B + H, G, SR, HR) with 2-pixel gaps around and between
-    expected = (5 * hr + 6 * 2, 2 * hr + 3 * 2)
+    cell = hr * math.ceil(MIN_LABELLED_CELL / hr)  # small images are enlarged for the labels
+    strip = round(1.6 * LABEL_FONT_PX)
+    # two rows of five images (LR, B + H, G, SR, HR) with 2-pixel gaps around and between, the column labels
+    # above and the row labels on the left
+    expected = (strip + 5 * cell + 6 * 2, strip + 2 * cell + 3 * 2)
     for i in range(2):
         assert image_steps(acc, f"hyra/sample_{i}") == [3, 6]
         assert {_png_size(e) for e in acc.Images(f"hyra/sample_{i}")} == {expected}

@@ -10,6 +10,7 @@ import socket
 import warnings
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from lightning_utilities.core.rank_zero import rank_zero_only
@@ -227,6 +228,34 @@ def test_plot_bad_arguments():
         metric.plot(torch.zeros(4), scale=0)
     with pytest.raises(ValueError, match=r"`val`.*4 band values.*\(5,\)"):
         metric.plot(torch.zeros(5))
+
+
+def test_plot_named_curves_beside_each_other():
+    import matplotlib.pyplot as plt
+
+    from hyra_lightning.metrics import plot_frequency_similarity
+
+    freqs = frequency_bands(4)[0]
+    model = torch.tensor([30.0, 20.0, 12.0, float("nan")])
+    bicubic = torch.tensor([29.0, 15.0, float("inf"), 2.0])
+    before = plt.get_fignums()
+    _, ax = plot_frequency_similarity(freqs, {"model": model, "bicubic": bicubic}, scale=2, title="step 7")
+    assert plt.get_fignums() == before  # off pyplot: safe in a background thread, nothing to close
+    assert [line.get_label() for line in ax.get_lines()] == ["model", "bicubic", "LR Nyquist (1/2)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["model", "bicubic", "LR Nyquist (1/2)"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), freqs.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [30.0, 20.0, 12.0, np.nan])
+    np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [29.0, 15.0, np.nan, 2.0])  # +inf: a gap
+    assert ax.get_lines()[2].get_xdata()[0] == pytest.approx(0.5)
+    assert ax.get_title() == "step 7" and ax.get_ylabel() == "FSDS (dB)"
+    # the metric's plot draws the same, named curves included
+    metric_fig, metric_ax = FSDS(num_bands=4).plot({"model": model, "bicubic": bicubic}, scale=2)
+    assert [line.get_label() for line in metric_ax.get_lines()] == ["model", "bicubic", "LR Nyquist (1/2)"]
+    plt.close(metric_fig)
+    with pytest.raises(ValueError, match=r"`series\['bicubic'\]`.*4 band values.*\(3,\)"):
+        plot_frequency_similarity(freqs, {"model": model, "bicubic": torch.zeros(3)})
+    with pytest.raises(ValueError, match="empty"):
+        plot_frequency_similarity(freqs, {})
 
 
 # --------------------------------------------------------------------------------------------------------
