@@ -19,6 +19,7 @@ from hyra_lightning.analysis.impulse import (
     infer_scale,
     magnitude_profiles,
 )
+from hyra_lightning.analysis.precision import forward_in, full_precision, probe_dtype
 
 __all__ = [
     "HyRAResult",
@@ -28,6 +29,8 @@ __all__ = [
     "describe_luminance",
     "enlarge",
     "evaluation_context",
+    "forward_in",
+    "full_precision",
     "hyra_decompose",
     "hyra_panel",
     "impulse_response",
@@ -37,6 +40,7 @@ __all__ = [
     "log_magnitude_spectrum",
     "magnitude_profiles",
     "make_panel",
+    "probe_dtype",
     "signed_colormap",
     "stopband_energy",
 ]

@@ -7,8 +7,10 @@ trainer:
 - :class:`MonitorSink` writes scalars to every logger and images, figures and the custom-scalars layout to
   TensorBoard, on global rank zero only; it emits the "no logger" and "images skipped" warnings once per
   monitor.
-- :class:`PrecisionForward` runs a model's forward inside the trainer's precision context, so probes see the
-  same numerics as training (autocast for ``16-mixed``/``bf16-mixed``, half or double weights for ``*-true``).
+- :class:`PrecisionForward` runs a model's forward inside the trainer's precision context (autocast for
+  ``16-mixed``/``bf16-mixed``, half or double weights for ``*-true``): the FSDS monitor scores the images the
+  model produces as it is trained. Probes and HyRA do not use it: they measure in full precision
+  (:mod:`hyra_lightning.analysis.precision`).
 - :func:`split_batch` and :func:`preds_target_from_outputs` find LR/HR images in a batch and SR/HR images in
   what ``validation_step`` returned.
 """

@@ -12,7 +12,6 @@ from typing_extensions import override
 from hyra_lightning.callbacks._sink import (
     MonitorCallback,
     MonitorSink,
-    PrecisionForward,
     ProbeOptions,
     check_bool,
     check_positive_int,
@@ -54,7 +53,8 @@ class HyRAMonitor(MonitorCallback):
     response at the same step with the same probe options, that response is reused instead of probing again.
 
     The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
-    forward pass); only global rank zero writes. The forward passes run in the trainer's precision context.
+    forward pass); only global rank zero writes. The forward passes run in full precision whatever the
+    trainer's precision (autocast and TF32 off, float32; half-precision weights seen through float32 copies).
     If the model rejects the probe, the monitor warns once with the error and the remedy and switches itself
     off; training continues.
 
@@ -258,7 +258,7 @@ class HyRAMonitor(MonitorCallback):
             probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
         try:
             result = hyra_decompose(
-                PrecisionForward(model, trainer),
+                model,
                 lr,
                 response=response,
                 hr=hr,
