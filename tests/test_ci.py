@@ -32,6 +32,8 @@ def _floors(requirements: list[str]) -> dict[str, tuple[int, ...] | None]:
 def _pins() -> dict[str, tuple[int, ...]]:
     out = {}
     for line in (ROOT / ".ci" / "floor-requirements.txt").read_text().splitlines():
+        if "# transitive" in line:  # a dependency of a dependency, held back: not a floor of ours
+            continue
         line = line.split("#")[0].strip()
         if line:
             name, _, spec = _REQ.match(line).groups()
