@@ -172,11 +172,16 @@ def fit_summary(
     """
     from hyra_lightning.analysis import hyra_decompose, impulse_response
     from hyra_lightning.callbacks import HyRAMonitor, ImpulseResponseMonitor
+    from hyra_lightning.callbacks._sink import PrecisionForward
 
     scale = module.scale
     loader = datamodule.val_dataloader()
     device = module.device
-    model_scores = evaluate_upsampler(module.model, loader, scale, module.crop_border, device=device)
+    # Scores of the model as trained (half weights need half inputs); the probe and HyRA below measure in
+    # full precision on their own.
+    model_scores = evaluate_upsampler(
+        PrecisionForward(module.model, trainer), loader, scale, module.crop_border, device=device
+    )
     bicubic_scores = module.bicubic_baseline_metrics(loader)
 
     probe_kwargs: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from hyra_lightning.analysis.impulse import (
     magnitude_profiles,
     phase_gains,
 )
+from hyra_lightning.analysis.precision import forward_in, full_precision, probe_dtype
 
 __all__ = [
     "HyRAResult",
@@ -33,6 +34,8 @@ __all__ = [
     "enlarge",
     "evaluation_context",
     "fsds_band_map",
+    "forward_in",
+    "full_precision",
     "hyra_decompose",
     "hyra_panel",
     "impulse_response",
@@ -45,6 +48,7 @@ __all__ = [
     "magnitude_profiles",
     "make_panel",
     "phase_gains",
+    "probe_dtype",
     "signed_colormap",
     "stopband_energy",
 ]

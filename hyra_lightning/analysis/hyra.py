@@ -22,6 +22,7 @@ from hyra_lightning.analysis.impulse import (
     impulse_response,
     infer_scale,
 )
+from hyra_lightning.analysis.precision import forward_in, probe_dtype
 from hyra_lightning.spectral import passband_mask, zero_insert_fft_conv2d
 
 __all__ = ["Boundary", "HyRAResult", "hyra_decompose", "linear_response", "stopband_energy"]
@@ -214,7 +215,9 @@ def hyra_decompose(
     ``N(x) = B + H(x) + G(x)`` with ``B = N(b)`` (zero when the response was measured with
     ``baseline=False``), ``H`` the linear part of :func:`linear_response` and ``G`` the remainder. The model
     runs once, on a batch of the LR images and the constant image, with the same guarantees as
-    :func:`~hyra_lightning.analysis.impulse_response` (eval mode, no gradients, forked RNG, flags restored).
+    :func:`~hyra_lightning.analysis.impulse_response` (eval mode, no gradients, forked RNG, flags restored)
+    and in the same full precision: autocast and TF32 off, float32 (float64 for a float64 model), weights
+    held in half precision seen through float32 copies.
 
     Args:
         model: SR network mapping ``(N, C_in, h, w)`` to ``(N, C_out, s*h, s*w)``.
@@ -253,9 +256,10 @@ def hyra_decompose(
     if response is not None and not isinstance(response, ImpulseResponse):
         raise TypeError(f"Expected `response` to be an ImpulseResponse, got {type(response).__name__}.")
     lr4 = (lr.unsqueeze(0) if lr.ndim == 3 else lr).detach()
-    # A model without floating parameters (e.g. a reference upsampler) runs in the dtype of `lr`.
+    # A model without floating parameters (e.g. a reference upsampler) runs in the dtype of `lr`; never in
+    # half precision.
     device, model_dtype = _model_device_dtype(model)
-    dtype = model_dtype or lr4.dtype
+    dtype = probe_dtype(model_dtype or lr4.dtype)
     if response is None:
         probe_kwargs.setdefault("in_channels", lr4.shape[1])
         probe_kwargs.setdefault("dtype", dtype)
@@ -285,7 +289,7 @@ def hyra_decompose(
     lr_model = lr4.to(device=device, dtype=dtype)
     batch = torch.cat([lr_model, torch.full_like(lr_model[:1], response.background)])
     with evaluation_context(model):
-        out = model(batch)
+        out = forward_in(model, batch, dtype)
     if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[0] != n + 1:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"Expected the model to return a ({n + 1}, C, H, W) tensor, got {got}.")

@@ -23,6 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from hyra_lightning.analysis.precision import forward_in, full_precision, probe_dtype
 from hyra_lightning.spectral import passband_mask, to_fft_float
 
 __all__ = [
@@ -107,6 +108,11 @@ class ImpulseResponse:
         mode: ``"cross_channel"`` or ``"paper"``.
         shift_variance: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
         amplitude_nonlinearity: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
+        precision: dtype the network ran in during the probe (probe images, weights and arithmetic):
+            float32, or float64 for a float64 model or when asked for; always with autocast and TF32 off.
+        model_dtype: floating dtype of the model's own parameters (None for a model without any). When it
+            differs from ``precision`` (half-precision weights), the model was measured through cast copies
+            of its weights; its own parameters were left untouched.
     """
 
     kernel: Tensor
@@ -120,6 +126,8 @@ class ImpulseResponse:
     mode: ProbeMode
     shift_variance: float | None = None
     amplitude_nonlinearity: float | None = None
+    precision: torch.dtype = torch.float32
+    model_dtype: torch.dtype | None = None
 
     @property
     def in_channels(self) -> int:
@@ -189,19 +197,30 @@ def _model_devices(model: nn.Module) -> list[torch.device]:
 
 @contextmanager
 def evaluation_context(model: nn.Module) -> Iterator[None]:
-    """Run the body with ``model`` in eval mode, without gradients and on a forked RNG.
+    """Run the body with ``model`` in eval mode, without gradients, on a forked RNG and in full precision.
 
     Every submodule's own ``training`` flag is captured before and restored afterwards, also when the body
     raises. The global CPU RNG and the RNGs of the model's accelerator devices are forked, so a model that
-    draws random numbers (dropout forced on, noise injection) cannot advance the caller's RNG.
+    draws random numbers (dropout forced on, noise injection) cannot advance the caller's RNG. Autocast and
+    TF32 are off for the body (:func:`~hyra_lightning.analysis.precision.full_precision`); the dtype of a
+    measurement is chosen by :func:`~hyra_lightning.analysis.precision.probe_dtype`.
     """
     flags = {m: m.training for m in model.modules()}
     devices = _model_devices(model)
     device_type = devices[0].type if devices else None
-    device_ids = [d.index if d.index is not None else 0 for d in devices if d.type == device_type]
+    fork_kwargs: dict[str, object] = {"devices": []}
+    if device_type is not None:  # torch >= 2.11 rejects `device_type=None`
+        fork_kwargs = {
+            "devices": [d.index if d.index is not None else 0 for d in devices if d.type == device_type],
+            "device_type": device_type,
+        }
     try:
         model.eval()
-        with torch.no_grad(), torch.random.fork_rng(devices=device_ids, device_type=device_type):
+        with (
+            torch.no_grad(),
+            torch.random.fork_rng(**fork_kwargs),  # type: ignore[arg-type]
+            full_precision(*(d.type for d in devices)),
+        ):
             yield
     finally:
         for module, flag in flags.items():
@@ -311,10 +330,13 @@ def impulse_response(
     output channel ``o``'s response. With ``baseline=False`` nothing is subtracted: ``K = N(b + a*delta)/a``,
     which for ``b=0, a=1`` is the paper's ``N(delta)``.
 
-    The model runs in eval mode under ``torch.no_grad()`` on a forked RNG, with its device and parameter
-    dtype; every submodule's train/eval flag is restored afterwards, also when the forward raises. Outputs are
-    cast to float32 (float64 kept) before the subtraction. The division uses the amplitude actually
-    representable in the model's dtype (``float16(b + a) - float16(b)``), not the requested one.
+    The model runs in eval mode under ``torch.no_grad()`` on a forked RNG, on its device; every submodule's
+    train/eval flag is restored afterwards, also when the forward raises. It runs in full precision whatever
+    the caller's context: autocast off, TF32 off (restored afterwards), in float32, or float64 for a float64
+    model; weights held in float16/bfloat16 are seen through float32 copies, the model's own parameters are
+    not touched (see :mod:`hyra_lightning.analysis.precision`). :attr:`ImpulseResponse.precision` records the
+    dtype used. The division uses the amplitude actually representable in that dtype
+    (``float32(b + a) - float32(b)``), not the requested one.
 
     Args:
         model: an SR network mapping ``(B, C_in, n, n)`` to ``(B, C_out, s*n, s*n)``.
@@ -334,9 +356,10 @@ def impulse_response(
         extra: also measure ``shift_variance`` (impulses at LR pixels ``(c, c)`` and ``(c+1, c+1)``) and
             ``amplitude_nonlinearity`` (amplitudes ``a`` and ``2a``); the batch grows by two images per
             impulse, still in one forward pass.
-        dtype: floating dtype of the probe images; default the dtype of the model's parameters, or float32
-            for a model without floating parameters or buffers (pass ``torch.float64`` to probe such a model,
-            e.g. :class:`~hyra_lightning.models.BicubicUpsampler`, in double precision).
+        dtype: precision of the measurement: ``torch.float64`` measures in double precision (the model's
+            floating weights seen as float64 copies; useful for a model without parameters, e.g.
+            :class:`~hyra_lightning.models.BicubicUpsampler`); anything else, and the default for a model
+            that is not float64, measures in float32 (a probe is never measured in half precision).
 
     Returns:
         An :class:`ImpulseResponse`; ``kernel`` has shape ``(C_out, C_in, s*n, s*n)`` (``(C_out, 1, s*n, s*n)``
@@ -367,7 +390,7 @@ def impulse_response(
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise ValueError(f"Expected `dtype` to be None or a floating torch.dtype, got {dtype!r}.")
     device, model_dtype = _model_device_dtype(model)
-    dtype = dtype or model_dtype or torch.float32
+    dtype = probe_dtype(model_dtype, dtype)
     n, c = size, size // 2
     n_imp = channels if mode == "cross_channel" else 1
     amps = [float(amplitude)] + ([2.0 * float(amplitude)] if extra else [])
@@ -392,7 +415,7 @@ def impulse_response(
 
     with evaluation_context(model):
         try:
-            out = model(x)
+            out = forward_in(model, x, dtype)
         except Exception as err:
             if _CHANNEL_MISMATCH.search(str(err)):
                 source = (
@@ -446,6 +469,8 @@ def impulse_response(
         mode=mode,
         shift_variance=shift_variance,
         amplitude_nonlinearity=amplitude_nonlinearity,
+        precision=dtype,
+        model_dtype=model_dtype,
     )
 
 

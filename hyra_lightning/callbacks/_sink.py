@@ -5,8 +5,10 @@ Nothing here computes a quantity of the paper; the maths lives in :mod:`hyra_lig
 (:mod:`hyra_lightning.callbacks._base`), the background writer (:mod:`hyra_lightning.callbacks._writer`) and
 the sinks (:mod:`hyra_lightning.callbacks.sinks`). Here:
 
-- :class:`PrecisionForward` runs a model's forward inside the trainer's precision context, so probes see the
-  same numerics as training (autocast for ``16-mixed``/``bf16-mixed``, half or double weights for ``*-true``).
+- :class:`PrecisionForward` runs a model's forward inside the trainer's precision context (autocast for
+  ``16-mixed``/``bf16-mixed``, half or double weights for ``*-true``): the FSDS monitor scores the images the
+  model produces as it is trained. Probes and HyRA do not use it: they measure in full precision
+  (:mod:`hyra_lightning.analysis.precision`).
 - :func:`split_batch` and :func:`preds_target_from_outputs` find LR/HR images in a batch and SR/HR images in
   what ``validation_step`` returned.
 """

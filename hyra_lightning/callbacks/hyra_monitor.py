@@ -13,7 +13,6 @@ from typing_extensions import override
 
 from hyra_lightning.callbacks._base import MonitorCallback
 from hyra_lightning.callbacks._sink import (
-    PrecisionForward,
     ProbeOptions,
     check_bool,
     check_positive_int,
@@ -57,7 +56,9 @@ class HyRAMonitor(MonitorCallback):
 
     The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
     forward pass); only global rank zero writes. The decomposition runs on the training thread; the scalars,
-    panels and writing run on a background thread (see ``blocking``). The forward passes run in the trainer's precision context.
+    panels and writing run on a background thread (see ``blocking``). The forward passes run in full
+    precision whatever the trainer's precision (autocast and TF32 off, float32; half-precision weights seen
+    through float32 copies).
     If the model rejects the probe, the monitor warns once with the error and the remedy and switches itself
     off; training continues.
 
@@ -272,7 +273,7 @@ class HyRAMonitor(MonitorCallback):
             probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
         try:
             result = hyra_decompose(
-                PrecisionForward(model, trainer),
+                model,
                 lr,
                 response=response,
                 hr=hr,

@@ -12,7 +12,6 @@ from typing_extensions import override
 
 from hyra_lightning.callbacks._base import MonitorCallback
 from hyra_lightning.callbacks._sink import (
-    PrecisionForward,
     ProbeOptions,
     check_bool,
     check_optional_positive_int,
@@ -60,8 +59,10 @@ class ImpulseResponseMonitor(MonitorCallback):
     EDSR trained on CPU within a few percent (``benchmarks/bench_callback_overhead.py``).
 
     The probe runs on every rank (sharded models need every rank in the forward pass); only global rank zero
-    writes. The forward pass runs in the trainer's precision context. If the model rejects the probe, the
-    monitor warns once with the error and the remedy and switches itself off; training continues.
+    writes. The probe runs in full precision whatever the trainer's precision (autocast and TF32 off,
+    float32; half-precision weights seen through float32 copies; see ``impulse_response``). If the model
+    rejects the probe, the monitor warns once with the error and the remedy and switches itself off; training
+    continues.
 
     The last measured response is published as :attr:`last_response` with the step of the measurement in
     :attr:`last_step`; :class:`~hyra_lightning.callbacks.HyRAMonitor` reuses it when it runs at that step with
@@ -234,9 +235,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         model = resolve_model(pl_module, self.submodule)
         options = self.probe_options.resolved(pl_module, model)
         try:
-            response = impulse_response(
-                PrecisionForward(model, trainer), **options.kwargs(), extra=self.extra
-            )
+            response = impulse_response(model, **options.kwargs(), extra=self.extra)
         except Exception as err:  # the model rejected the probe: report once, switch off, keep training
             self.disabled = True
             rank_zero_warn(

@@ -135,7 +135,11 @@ class SincUpsampler(nn.Module):
         c, h, w = x.shape[-3:]
         k = self.kernel_1d.to(x.dtype)
         length = k.numel()
-        xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        if x.dtype in (torch.float16, torch.bfloat16) and x.device.type == "cpu":
+            # torch < 2.5 has no half-precision replicate padding on the CPU; padding copies values exactly
+            xp = F.pad(x.float(), (pad, pad, pad, pad), mode="replicate").to(x.dtype)
+        else:
+            xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
         # Transposed convolution == zero insertion + convolution; crop so that the output pixel X reads
         # entry X - s*p + taps*s of the kernel for LR pixel p.
         y = F.conv_transpose2d(xp, k.view(1, 1, length, 1).expand(c, 1, length, 1), stride=(s, 1), groups=c)

@@ -10,6 +10,7 @@ MODULES = [
     "hyra_lightning.analysis.hyra",
     "hyra_lightning.analysis.display",
     "hyra_lightning.analysis.figures",
+    "hyra_lightning.analysis.precision",
     "hyra_lightning.models.reference",
     "hyra_lightning.spectral",
 ]
