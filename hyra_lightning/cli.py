@@ -26,6 +26,7 @@ import os
 import sys
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -115,6 +116,21 @@ def _limit_reached(trainer: Any) -> bool:
     return max_epochs is not None and max_epochs > 0 and trainer.current_epoch >= max_epochs
 
 
+def _early_stopping_criterion_met(cb: EarlyStopping, trainer: Any) -> bool:
+    """Whether ``cb``'s criteria hold for the last logged value (for Lightning releases that keep no reason)."""
+    if cb.wait_count >= cb.patience:
+        return True
+    current = trainer.callback_metrics.get(cb.monitor)
+    if current is None:
+        return False
+    current = torch.as_tensor(current).float().squeeze()
+    if cb.check_finite and not torch.isfinite(current):
+        return True
+    if cb.stopping_threshold is not None and bool(cb.monitor_op(current, cb.stopping_threshold)):
+        return True
+    return cb.divergence_threshold is not None and bool(cb.monitor_op(-current, -cb.divergence_threshold))
+
+
 def stop_reason(trainer: Any) -> str | None:
     """Why a fit ended before its step or epoch limit, in words; None when it reached the limit.
 
@@ -135,7 +151,10 @@ def stop_reason(trainer: Any) -> str | None:
     for cb in trainer.callbacks:
         if isinstance(cb, EarlyStopping):
             reason = getattr(cb, "stopping_reason", None)
-            stopped = reason.name != "NOT_STOPPED" if reason is not None else cb.stopped_epoch > 0
+            if reason is not None:
+                stopped = reason.name != "NOT_STOPPED"
+            else:  # Lightning before 2.5 keeps no reason; `stopped_epoch` stays 0 for a stop in epoch 0
+                stopped = cb.stopped_epoch > 0 or _early_stopping_criterion_met(cb, trainer)
             if stopped:
                 message = getattr(cb, "stopping_reason_message", None)
                 return "EarlyStopping stopped it" + (f": {message}" if message else "")
