@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hyra_lightning.checks import check_int
+
 __all__ = [
     "CHECKPOINT_SUFFIXES",
     "REFERENCES",
@@ -322,8 +324,7 @@ def load_model(
         >>> m.architecture, m.scale, m.kind
         ('bicubic', 2, 'reference')
     """
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be None or a positive integer, got {scale!r}.")
+    check_int("scale", scale, optional=True)
     device = torch.device(device)
     text = str(spec)
     if text in REFERENCES:

@@ -620,7 +620,7 @@ def magnitude_profiles(
     length = g64.shape[-1]
     n = _default_n_fft(length) if n_fft is None else n_fft
     if isinstance(n, bool) or not isinstance(n, int) or n < length or n % 2:
-        raise ValueError(f"Expected `n_fft` to be an even integer >= {length}, got {n_fft!r}.")
+        fail("n_fft", f"an even integer >= {length}", n_fft)
     dc = g64.sum().abs()
     spec_h = torch.fft.rfft(g64.sum(dim=0), n=n).abs() / dc
     spec_v = torch.fft.rfft(g64.sum(dim=1), n=n).abs() / dc
@@ -665,8 +665,7 @@ def phase_gains(k: Tensor, scale: int) -> Tensor:
         tensor([[1.0000, 0.5000],
                 [0.5000, 1.0000]], dtype=torch.float64)
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     if not isinstance(k, Tensor) or k.ndim < 2 or k.shape[-1] % scale or k.shape[-2] % scale:
         got = tuple(k.shape) if isinstance(k, Tensor) else type(k).__name__
         raise ValueError(
@@ -725,8 +724,7 @@ def describe_luminance(
         (1.0, 0.5, True)
     """
     g64 = _as_luminance(g)
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     length = g64.shape[-1]
     if length % scale:
         raise ValueError(f"Expected the size of `g` to be a multiple of `scale` ({scale}), got {length}.")

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hyra_lightning.checks import check_int
+
 __all__ = ["AnalysedImage", "AnalysedModel", "analyze", "build_parser", "main"]
 
 _METRICS = ("psnr", "ssim", "fsds")
@@ -279,8 +281,7 @@ def analyze(
     if not models:
         raise ValueError("Expected at least one MODEL (a checkpoint file, `bicubic` or `sinc`), got none.")
     check_probe_args(size, amplitude, background, "cross_channel", scale, None)
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 2:
-        raise ValueError(f"Expected `--max-size` to be an integer >= 2, got {max_size!r}.")
+    check_int("--max-size", max_size, minimum=2)
     if boundary not in ("reflect", "zero"):
         raise ValueError(f"Expected `--boundary` to be 'reflect' or 'zero', got {boundary!r}.")
     if names is not None and len(names) != len(models):

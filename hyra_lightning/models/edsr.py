@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hyra_lightning.checks import check_int
+
 __all__ = ["DIV2K_RGB_MEAN", "EDSR", "MeanShift", "ResBlock", "Upsampler"]
 
 #: Mean RGB value of the DIV2K training set in [0, 1], used by EDSR's mean shift.
@@ -19,8 +21,7 @@ DIV2K_RGB_MEAN: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)
 
 
 def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
+    check_int(name, value)
 
 
 def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:

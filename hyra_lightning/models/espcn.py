@@ -6,6 +6,8 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from hyra_lightning.checks import check_int
+
 __all__ = ["ESPCN"]
 
 
@@ -39,8 +41,7 @@ class ESPCN(nn.Module):
     def __init__(self, scale: int, n_colors: int = 3, activation: Literal["tanh", "relu"] = "tanh") -> None:
         super().__init__()
         for name, value in (("scale", scale), ("n_colors", n_colors)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
+            check_int(name, value)
         if activation not in ("tanh", "relu"):
             raise ValueError(f"Expected `activation` to be 'tanh' or 'relu', got {activation!r}.")
         self.scale = scale

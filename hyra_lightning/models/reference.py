@@ -13,12 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hyra_lightning.checks import check_int
+
 __all__ = ["BicubicUpsampler", "SincUpsampler", "kaiser_sinc_taps"]
 
 
 def _check_scale(scale: int) -> int:
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     return scale
 
 
@@ -120,8 +121,7 @@ class SincUpsampler(nn.Module):
     def __init__(self, scale: int, taps: int = 16, beta: float = 2.0) -> None:
         super().__init__()
         self.scale = _check_scale(scale)
-        if isinstance(taps, bool) or not isinstance(taps, int) or taps < 1:
-            raise ValueError(f"Expected `taps` to be a positive integer, got {taps!r}.")
+        check_int("taps", taps)
         if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
             raise ValueError(f"Expected `beta` to be a finite number >= 0, got {beta!r}.")
         self.taps = taps
