@@ -20,13 +20,14 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyra_lightning.checks import check_int
+from hyra_lightning.options import ModelKind
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
@@ -43,7 +44,6 @@ CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt", ".safetensors")
 #: Names of the built-in reference upsamplers.
 REFERENCES: tuple[str, ...] = ("bicubic", "sinc")
 
-ModelKind = Literal["reference", "hyra-lightning", "spandrel"]
 
 _ZOO_HINT = 'pip install "hyra-lightning[zoo]"'
 

@@ -7,20 +7,17 @@ geometry is the package's (see the spectral conventions): LR pixel ``p`` covers 
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyra_lightning.checks import check_int
+from hyra_lightning.checks import check_float, check_int
 
 __all__ = ["BicubicUpsampler", "SincUpsampler", "kaiser_sinc_taps"]
 
 
 def _check_scale(scale: int) -> int:
-    check_int("scale", scale)
-    return scale
+    return check_int("scale", scale)
 
 
 def _check_input(x: Tensor) -> None:
@@ -122,8 +119,7 @@ class SincUpsampler(nn.Module):
         super().__init__()
         self.scale = _check_scale(scale)
         check_int("taps", taps)
-        if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-            raise ValueError(f"Expected `beta` to be a finite number >= 0, got {beta!r}.")
+        check_float("beta", beta, minimum=0)
         self.taps = taps
         self.beta = float(beta)
         self.register_buffer("kernel_1d", kaiser_sinc_taps(scale, taps, self.beta), persistent=False)
