@@ -21,7 +21,15 @@ _OPTIONAL = {
     "hyra_lightning/callbacks/sinks/mlflow.py": "mlflow",
 }
 
-collect_ignore = [path for path, package in _OPTIONAL.items() if importlib.util.find_spec(package) is None]
+
+def _missing(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is None
+    except (ImportError, ValueError):
+        return True
+
+
+collect_ignore = [path for path, package in _OPTIONAL.items() if _missing(package)]
 
 
 @pytest.fixture(autouse=True)
