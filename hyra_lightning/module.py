@@ -9,7 +9,7 @@ Y-channel tables. PSNR is the mean of per-image PSNRs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import torch
@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from hyra_lightning.batch import split_batch
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 
 __all__ = [
@@ -33,24 +34,6 @@ __all__ = [
 
 _LOSSES = ("l1", "l2")
 _SCHEDULERS = ("none", "step", "cosine")
-
-
-def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
-    """Return ``(lr, hr)`` from a ``{"lr", "hr"}`` dict, an ``(lr, hr)`` pair, or an LR tensor (``hr=None``).
-
-    Raises:
-        TypeError: for anything else.
-    """
-    if isinstance(batch, Tensor):
-        return batch, None
-    if isinstance(batch, Mapping) and "lr" in batch:
-        return batch["lr"], batch.get("hr")
-    if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) in (1, 2):
-        return batch[0], (batch[1] if len(batch) == 2 else None)
-    described = f"a dict with keys {sorted(batch)}" if isinstance(batch, Mapping) else type(batch).__name__
-    raise TypeError(
-        f"Expected `batch` to be a dict with keys 'lr' and 'hr', an (lr, hr) pair or an LR tensor, got {described}."
-    )
 
 
 def crop_border_pixels(x: Tensor, border: int) -> Tensor:

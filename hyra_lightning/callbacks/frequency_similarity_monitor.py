@@ -10,17 +10,10 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback
-from hyra_lightning.callbacks._sink import (
-    PrecisionForward,
-    check_bool,
-    check_optional_positive_int,
-    check_positive_int,
-    discover_scale,
-    preds_target_from_outputs,
-    resolve_model,
-    split_batch,
-)
+from hyra_lightning.batch import preds_target_from_outputs, split_batch
+from hyra_lightning.callbacks._base import MonitorCallback, discover_scale, resolve_model
+from hyra_lightning.callbacks._precision import PrecisionForward
+from hyra_lightning.callbacks._probe import check_bool, check_optional_positive_int, check_positive_int
 from hyra_lightning.functional import frequency_bands
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity, band_tag
 
@@ -209,7 +202,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
 
     def _write_curve(self, freqs: Tensor, curve: Tensor, value: float, scale: int | None, step: int) -> None:
         """Draw the curve into the figure built once per process and write it (writer thread)."""
-        from hyra_lightning.callbacks._sink import new_figure
+        from hyra_lightning.callbacks._figures import new_figure
         from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
         fig = self.cache.get("curve")
@@ -226,7 +219,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
 
     @override
     def _warm_up(self) -> None:
-        from hyra_lightning.callbacks._sink import new_figure
+        from hyra_lightning.callbacks._figures import new_figure
         from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
         if self.log_curve and self.sinks and "curve" not in self.cache:

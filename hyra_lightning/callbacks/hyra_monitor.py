@@ -7,20 +7,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback
-from hyra_lightning.callbacks._sink import (
-    ProbeOptions,
-    check_bool,
-    check_positive_int,
-    check_probe_options,
-    detach_copy,
-    resolve_model,
-    split_batch,
-)
+from hyra_lightning.batch import split_batch
+from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, resolve_model
+from hyra_lightning.callbacks._probe import ProbeOptions, check_bool, check_positive_int, check_probe_options
 
 if TYPE_CHECKING:
     from hyra_lightning.analysis import HyRAResult, ImpulseResponse
@@ -148,7 +140,6 @@ class HyRAMonitor(MonitorCallback):
         self.submodule = submodule
         self.blocking = blocking
 
-        self.disabled = False
         #: ``trainer.global_step`` of the last decomposition, or ``None``.
         self.last_step: int | None = None
         #: Whether the last decomposition reused an :class:`ImpulseResponseMonitor`'s response.
@@ -157,7 +148,6 @@ class HyRAMonitor(MonitorCallback):
         self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
         self._val_runs = 0
-        self._warned_no_images = False
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {"probe": self.probe_options.kwargs(), "boundary": self.boundary, "submodule": self.submodule}
@@ -184,11 +174,9 @@ class HyRAMonitor(MonitorCallback):
         try:
             lr, hr = split_batch(batch, self.lr_key, self.hr_key)
         except ValueError as err:
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: it cannot find LR images in the validation batch ({err})."
-                " Pass `lr_key=`/`hr_key=` for mapping batches, or `images=` to analyse images of your choice.",
-                category=UserWarning,
+            self._disable(
+                f"it cannot find LR images in the validation batch ({err})",
+                "Pass `lr_key=`/`hr_key=` for mapping batches, or `images=` to analyse images of your choice.",
             )
             return
         self._lr = detach_copy(lr[: self.num_images])
@@ -254,13 +242,10 @@ class HyRAMonitor(MonitorCallback):
         if step == self.last_step or not self._active(trainer):
             return
         if self._lr is None:
-            if not self._warned_no_images:
-                self._warned_no_images = True
-                rank_zero_warn(
-                    f"{type(self).__name__} has no images to analyse: no validation batch was seen."
-                    " Pass `images=` or add validation data.",
-                    category=UserWarning,
-                )
+            self._warn_once(
+                "no images",
+                "no images to analyse: no validation batch was seen. Pass `images=` or add validation data.",
+            )
             return
         from hyra_lightning.analysis import hyra_decompose
 
@@ -281,14 +266,11 @@ class HyRAMonitor(MonitorCallback):
                 **probe_kwargs,
             )
         except Exception as err:  # the model rejected the probe or the images: report once, switch off
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: the decomposition failed ({type(err).__name__}: {err})."
-                f" Training continues without it. To fix it, pass `size=` an odd probe size the model accepts"
-                f" (now {options.size}), `in_channels=`/`scale=` if they cannot be read from the model,"
-                " `submodule=` to analyse the SR network inside the LightningModule, or `images=` of a size"
-                " the model accepts.",
-                category=UserWarning,
+            self._disable(
+                f"the decomposition failed ({type(err).__name__}: {err})",
+                f"To fix it, pass `size=` an odd probe size the model accepts (now {options.size}),"
+                " `in_channels=`/`scale=` if they cannot be read from the model, `submodule=` to analyse the SR"
+                " network (LR -> SR) inside the LightningModule, or `images=` of a size the model accepts.",
             )
             return
         self.last_step = step

@@ -7,18 +7,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback
-from hyra_lightning.callbacks._sink import (
+from hyra_lightning.callbacks._base import MonitorCallback, resolve_model
+from hyra_lightning.callbacks._figures import new_figure
+from hyra_lightning.callbacks._probe import (
     ProbeOptions,
     check_bool,
     check_optional_positive_int,
     check_positive_int,
     check_probe_options,
-    new_figure,
-    resolve_model,
 )
 
 if TYPE_CHECKING:
@@ -176,7 +174,6 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.last_step: int | None = None
         #: The probe options with ``scale`` resolved, as used by :attr:`last_response`.
         self.resolved_options: ProbeOptions | None = None
-        self.disabled = False
         self._last_epoch: int | None = None
         self._num_probes = 0
         self._restored = False
@@ -237,15 +234,12 @@ class ImpulseResponseMonitor(MonitorCallback):
         try:
             response = impulse_response(model, **options.kwargs(), extra=self.extra)
         except Exception as err:  # the model rejected the probe: report once, switch off, keep training
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: the model rejected the impulse probe of"
-                f" {options.size}x{options.size} LR pixels ({type(err).__name__}: {err})."
-                " Training continues without it. To fix it, pass `size=` an odd size the model accepts"
-                " (for example a multiple of its window size plus one, if it has no internal padding),"
-                " `in_channels=` if it cannot be read from the model, or `submodule=` to probe the SR"
-                " network inside the LightningModule.",
-                category=UserWarning,
+            self._disable(
+                f"the model rejected the impulse probe of {options.size}x{options.size} LR pixels"
+                f" ({type(err).__name__}: {err})",
+                "To fix it, pass `size=` an odd size the model accepts (for example a multiple of its window"
+                " size plus one, if it has no internal padding), `in_channels=` if it cannot be read from the"
+                " model, or `submodule=` to probe the SR network (LR -> SR) inside the LightningModule.",
             )
             return
         self.last_response = response

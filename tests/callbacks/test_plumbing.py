@@ -1,4 +1,4 @@
-"""The monitors' shared plumbing: batch reading, outputs, figures, precision wrapper, argument checks."""
+"""The monitors' shared plumbing (batch.py, _base, _figures, _precision, _probe): batch reading, outputs, figures, precision wrapper, argument checks."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from hyra_lightning.callbacks._sink import (
-    PrecisionForward,
-    ProbeOptions,
-    check_probe_options,
-    detach_copy,
-    discover_scale,
-    new_figure,
-    preds_target_from_outputs,
-    render_figure,
-    resolve_model,
-    split_batch,
-)
+from hyra_lightning.batch import preds_target_from_outputs, split_batch
+from hyra_lightning.callbacks._base import detach_copy, discover_scale, resolve_model
+from hyra_lightning.callbacks._figures import new_figure, render_figure
+from hyra_lightning.callbacks._precision import PrecisionForward
+from hyra_lightning.callbacks._probe import ProbeOptions, check_probe_options
 from tests.callbacks.helpers import SRModule
 
 LR = torch.rand(2, 3, 8, 8)
@@ -66,7 +59,11 @@ def test_split_batch_errors(batch, match):
 
 def test_preds_target_from_outputs():
     assert preds_target_from_outputs({"preds": HR, "target": HR})[0] is HR
-    assert preds_target_from_outputs((HR, LR)) == (HR, LR)
+    assert preds_target_from_outputs((HR, HR * 0.5))[0] is HR
+    # not an (SR, HR) pair of image batches of one shape: (loss, sr), images of two sizes
+    assert preds_target_from_outputs((torch.tensor(0.3), HR)) is None
+    assert preds_target_from_outputs((HR, LR)) is None
+    assert preds_target_from_outputs({"preds": HR, "target": LR}) is None
     assert preds_target_from_outputs(None) is None
     assert preds_target_from_outputs(torch.tensor(1.0)) is None
     assert preds_target_from_outputs({"loss": torch.tensor(1.0)}) is None
