@@ -22,6 +22,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from hyra_lightning.batch import split_batch
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+from hyra_lightning.spectral import bicubic_upsample
 
 __all__ = [
     "CosineToZero",
@@ -150,7 +151,7 @@ def bicubic_baseline_metrics(
     """
 
     def bicubic(lr: Tensor) -> Tensor:
-        return F.interpolate(lr.float(), scale_factor=scale, mode="bicubic", align_corners=False)
+        return bicubic_upsample(lr, scale)
 
     return evaluate_upsampler(bicubic, dataloader, scale, crop_border, device)
 

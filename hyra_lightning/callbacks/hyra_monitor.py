@@ -13,6 +13,7 @@ from typing_extensions import override
 from hyra_lightning.batch import split_batch
 from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, resolve_model
 from hyra_lightning.callbacks._probe import ProbeOptions, check_bool, check_positive_int, check_probe_options
+from hyra_lightning.tags import hyra_sample, hyra_scalar
 
 if TYPE_CHECKING:
     from hyra_lightning.analysis import HyRAResult, ImpulseResponse
@@ -59,7 +60,11 @@ class HyRAMonitor(MonitorCallback):
         images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch (a
             tensor, so from Python; a YAML config leaves it out and the first validation batch is used).
         hr_images: HR images ``(N, C, s*h, s*w)`` or ``(C, s*h, s*w)`` matching ``images`` (optional).
-        every_n_epochs: run at the end of every this many validation runs (not counting the sanity check).
+        every_n_epochs: in ``fit``, run at the end of every this many validation runs (not counting the sanity
+            check). The count is kept in the checkpoint and includes a validation that Lightning is about to
+            run when the checkpoint is written (a step-based ``ModelCheckpoint``), which a resumed fit skips:
+            so a resumed fit keeps the schedule of an uninterrupted one. ``trainer.validate`` always runs the analysis, and logs it also at a step
+            already logged (``fit`` then ``validate``, or ``validate`` twice: TensorBoard keeps each point).
         boundary: how the linear part treats the outside of the image: ``"zero"`` (zero padding, exact for
             zero-padded convolutions) or ``"reflect"`` (the paper's choice).
         lr_key: key of the LR images in mapping batches; sequence batches are read as ``(lr, hr)``.
@@ -148,6 +153,7 @@ class HyRAMonitor(MonitorCallback):
         self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
         self._val_runs = 0
+        self._validated_batch: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {"probe": self.probe_options.kwargs(), "boundary": self.boundary, "submodule": self.submodule}
@@ -186,9 +192,12 @@ class HyRAMonitor(MonitorCallback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.disabled:
             return
-        self._val_runs += 1
-        if self._val_runs % self.every_n_epochs != 0:
-            return
+        fitting = trainer.state.fn == "fit"
+        if fitting:
+            self._val_runs += 1
+            self._validated_batch = _train_batches(trainer)
+            if self._val_runs % self.every_n_epochs != 0:
+                return
         self._analyse(trainer, pl_module)
 
     @override
@@ -199,6 +208,18 @@ class HyRAMonitor(MonitorCallback):
             "lr": None if self._user_images else self._lr,
             "hr": None if self._user_images else self._hr,
         }
+
+    @override
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        state = checkpoint.get("callbacks", {}).get(self.state_key)
+        if (
+            state is not None
+            and self._validated_batch != _train_batches(trainer)
+            and _validation_pending(trainer)
+        ):
+            state["val_runs"] = self._val_runs + 1
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -239,7 +260,7 @@ class HyRAMonitor(MonitorCallback):
     def _analyse(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Decompose the fixed images at the current step (all ranks) and log the result (rank zero)."""
         step = trainer.global_step
-        if step == self.last_step or not self._active(trainer):
+        if (trainer.state.fn == "fit" and step == self.last_step) or not self._active(trainer):
             return
         if self._lr is None:
             self._warn_once(
@@ -281,7 +302,7 @@ class HyRAMonitor(MonitorCallback):
         self._submit(
             trainer,
             step,
-            lambda: {f"hyra/{name}": value for name, value in host.scalars().items()},
+            lambda: {hyra_scalar(name): value for name, value in host.scalars().items()},
             (lambda: self._write_panels(host, step)) if self.log_images else None,
         )
 
@@ -290,14 +311,39 @@ class HyRAMonitor(MonitorCallback):
         from hyra_lightning.analysis import hyra_panel
         from hyra_lightning.callbacks.sinks.raster import image_to_array
 
+        columns = "LR, B+H(x), G(x), SR" + (", HR" if result.hr is not None else "")
+        caption = f"step {step}: columns {columns}; rows image, spectrum"
         for i in range(result.sr.shape[0]):
             panel = image_to_array(hyra_panel(result, i))
             for sink in self.sinks:
-                sink.log_image(f"hyra/sample_{i}", panel, step)
+                sink.log_image(hyra_sample(i), panel, step, caption=caption)
 
     @override
     def _warm_up(self) -> None:
         import hyra_lightning.analysis  # noqa: F401  (the display helpers the first panel needs)
+
+
+def _train_batches(trainer: pl.Trainer) -> int | None:
+    """Training batches fetched so far in ``fit`` (restored from a checkpoint), or ``None``."""
+    try:
+        return int(trainer.fit_loop.epoch_loop.batch_progress.total.ready)
+    except AttributeError:  # pragma: no cover - a Lightning without this progress
+        return None
+
+
+def _validation_pending(trainer: pl.Trainer) -> bool:
+    """Whether ``fit`` is between a training batch and the validation that follows it: a checkpoint written
+    now is resumed after that validation (Lightning skips it when it restarts), so it must count it."""
+    if trainer.state.fn != "fit" or not trainer.training or trainer.sanity_checking:
+        return False
+    epoch_loop = trainer.fit_loop.epoch_loop
+    should_check = getattr(epoch_loop, "_should_check_val_fx", None)
+    if should_check is None:  # pragma: no cover - a Lightning without this loop method
+        return False
+    try:
+        return bool(should_check(getattr(trainer.fit_loop, "_data_fetcher", None)))
+    except Exception:  # pragma: no cover - its signature or state differ in this Lightning version
+        return False
 
 
 def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:

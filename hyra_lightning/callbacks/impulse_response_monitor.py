@@ -18,6 +18,7 @@ from hyra_lightning.callbacks._probe import (
     check_positive_int,
     check_probe_options,
 )
+from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,7 +44,8 @@ class ImpulseResponseMonitor(MonitorCallback):
     - ``impulse/response``: the luminance response ``g`` around its centre (``crop_radius`` LR pixels on each
       side) in a diverging colour map (zero at the middle colour, negative lobes in blue), enlarged ``zoom``
       times with nearest-neighbour interpolation;
-    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``;
+    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``, enlarged, with the LR Nyquist square
+      marked (:func:`~hyra_lightning.analysis.impulse_spectrum_image`);
     - ``impulse/profile``: a figure of the horizontal and vertical magnitude responses ``M_h``, ``M_v``
       against frequency (Nyquist units), with the LR Nyquist frequency ``1/s``, the ideal low-pass filter
       (dashed) and the 0.5 level that defines the cutoff (dotted).
@@ -253,28 +255,31 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._submit(
             trainer,
             step,
-            lambda: {f"impulse/{name}": value for name, value in host.describe().as_dict().items()},
+            lambda: {impulse_scalar(name): value for name, value in host.describe().as_dict().items()},
             (lambda: self._write_media(host, step)) if self.log_images else None,
         )
 
     def _write_media(self, response: ImpulseResponse, step: int) -> None:
         """Images and figure of one probe (writer thread)."""
-        from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
+        from hyra_lightning.analysis import impulse_response_image, impulse_spectrum_image, magnitude_profiles
         from hyra_lightning.callbacks.sinks.raster import figure_to_array, image_to_array
 
         images = {
-            "impulse/response": image_to_array(
+            IMPULSE_RESPONSE: image_to_array(
                 impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
             ),
-            "impulse/spectrum": image_to_array(log_magnitude_spectrum(response.luminance)),
+            IMPULSE_SPECTRUM: image_to_array(impulse_spectrum_image(response)),
         }
         freqs, m_h, m_v = magnitude_profiles(response)
-        images["impulse/profile"] = figure_to_array(
-            self._profile_figure(freqs, m_h, m_v, response.scale, step)
-        )
+        images[IMPULSE_PROFILE] = figure_to_array(self._profile_figure(freqs, m_h, m_v, response.scale, step))
+        captions = {
+            IMPULSE_RESPONSE: f"step {step}: response to one LR pixel (blue negative, red positive)",
+            IMPULSE_SPECTRUM: f"step {step}: log-magnitude spectrum, LR Nyquist square marked",
+            IMPULSE_PROFILE: f"step {step}: magnitude along the axes vs frequency",
+        }
         for sink in self.sinks:
             for tag, image in images.items():
-                sink.log_image(tag, image, step)
+                sink.log_image(tag, image, step, caption=captions[tag])
 
     def _profile_figure(
         self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int

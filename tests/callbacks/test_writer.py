@@ -262,7 +262,7 @@ def test_blocking_and_background_modes_write_the_same_events(tmp_path):
     tags = {kind: sorted(names) for kind, names in background.Tags().items() if isinstance(names, list)}
     other = {kind: sorted(names) for kind, names in blocking.Tags().items() if isinstance(names, list)}
     assert tags == other
-    assert len(tags["images"]) == 3 + 2 + 1
+    assert len(tags["images"]) == 3 + 2 + 2  # impulse, two HyRA panels, FSDS curve and band map
     for tag in tags["scalars"]:
         got = [(e.step, e.value) for e in background.Scalars(tag)]
         assert got == [(e.step, e.value) for e in blocking.Scalars(tag)], tag
