@@ -187,7 +187,9 @@ def log_fsds(
     value, (freqs, curve) = metric.compute_with_curve()
     host = torch.cat([value.reshape(1).to(curve.dtype), curve]).to("cpu", torch.float64)
     values = fsds_scalars(float(host[0]), host[1:].tolist())
-    if getattr(rank_zero_only, "rank", 0) != 0:
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else getattr(rank_zero_only, "rank", 0)
+    if rank != 0:
         return values
     finite = {tag: v for tag, v in values.items() if math.isfinite(v)}
     for logger in loggers:
