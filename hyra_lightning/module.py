@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +21,9 @@ from torchmetrics import MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from hyra_lightning.batch import split_batch
+from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+from hyra_lightning.options import LOSSES, SCHEDULERS, Loss, Scheduler
 from hyra_lightning.spectral import bicubic_upsample
 
 __all__ = [
@@ -32,9 +34,6 @@ __all__ = [
     "evaluate_upsampler",
     "split_batch",
 ]
-
-_LOSSES = ("l1", "l2")
-_SCHEDULERS = ("none", "step", "cosine")
 
 
 def crop_border_pixels(x: Tensor, border: int) -> Tensor:
@@ -171,8 +170,7 @@ class CosineToZero:
     """
 
     def __init__(self, total: int) -> None:
-        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-            raise ValueError(f"Expected `total` to be a positive integer, got {total!r}.")
+        check_int("total", total)
         self.total = total
 
     def __call__(self, step: int) -> float:
@@ -225,8 +223,8 @@ class SuperResolutionModule(LightningModule):
         model: nn.Module,
         scale: int,
         lr: float = 2e-4,
-        loss: Literal["l1", "l2"] = "l1",
-        scheduler: Literal["none", "step", "cosine"] = "step",
+        loss: Loss = "l1",
+        scheduler: Scheduler = "step",
         step_size: int = 200_000,
         gamma: float = 0.5,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -235,10 +233,8 @@ class SuperResolutionModule(LightningModule):
         crop_border: int | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}.")
-        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+        check_instance("model", model, nn.Module, "a torch.nn.Module")
+        check_int("scale", scale)
         model_scale = getattr(model, "scale", None)
         if model_scale is not None and model_scale != scale:
             raise ValueError(
@@ -247,34 +243,20 @@ class SuperResolutionModule(LightningModule):
                 f"`hyra-lightning` command line, pass `--model.model.init_args.scale {scale}` together with "
                 f"`--data.scale {scale}` (or set both in the config)."
             )
-        if loss not in _LOSSES:
-            raise ValueError(f"Expected `loss` to be one of {list(_LOSSES)}, got {loss!r}.")
-        if scheduler not in _SCHEDULERS:
-            raise ValueError(f"Expected `scheduler` to be one of {list(_SCHEDULERS)}, got {scheduler!r}.")
-        if not lr > 0:
-            raise ValueError(f"Expected `lr` to be positive, got {lr!r}.")
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"Expected `step_size` to be a positive integer, got {step_size!r}.")
-        if not 0 < gamma <= 1:
-            raise ValueError(f"Expected `gamma` in (0, 1], got {gamma!r}.")
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-            raise ValueError(f"Expected `betas` to be two numbers in [0, 1), got {betas!r}.")
-        if weight_decay < 0:
-            raise ValueError(f"Expected `weight_decay` to be non-negative, got {weight_decay!r}.")
-        if max_steps_for_cosine is not None and (
-            isinstance(max_steps_for_cosine, bool)
-            or not isinstance(max_steps_for_cosine, int)
-            or max_steps_for_cosine < 1
+        check_choice("loss", loss, LOSSES)
+        check_choice("scheduler", scheduler, SCHEDULERS)
+        check_float("lr", lr, minimum=0, strict_minimum=True)
+        check_int("step_size", step_size)
+        check_float("gamma", gamma, minimum=0, maximum=1, strict_minimum=True)
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(not isinstance(b, bool) and isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
         ):
-            raise ValueError(
-                f"Expected `max_steps_for_cosine` to be a positive integer or None, got {max_steps_for_cosine!r}."
-            )
-        if crop_border is not None and (
-            isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0
-        ):
-            raise ValueError(
-                f"Expected `crop_border` to be a non-negative integer or None, got {crop_border!r}."
-            )
+            fail("betas", "two numbers in [0, 1)", betas)
+        check_float("weight_decay", weight_decay, minimum=0)
+        check_int("max_steps_for_cosine", max_steps_for_cosine, optional=True)
+        check_int("crop_border", crop_border, minimum=0, optional=True)
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.scale = scale

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hyra_lightning.checks import check_int
+
 __all__ = [
     "bicubic_upsample",
     "fft_dtype",
@@ -199,8 +201,7 @@ def zero_insert_fft_conv2d(
                 [4., 5., 6.],
                 [7., 8., 9.]])
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     if x.ndim < 3:
         raise ValueError(f"Expected `x` to have shape (..., C, h, w), got shape {tuple(x.shape)}.")
     if kernel.ndim != 4:

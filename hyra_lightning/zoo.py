@@ -20,11 +20,14 @@ import importlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from hyra_lightning.checks import check_int
+from hyra_lightning.options import ModelKind
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
@@ -41,7 +44,6 @@ CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt", ".safetensors")
 #: Names of the built-in reference upsamplers.
 REFERENCES: tuple[str, ...] = ("bicubic", "sinc")
 
-ModelKind = Literal["reference", "hyra-lightning", "spandrel"]
 
 _ZOO_HINT = 'pip install "hyra-lightning[zoo]"'
 
@@ -322,8 +324,7 @@ def load_model(
         >>> m.architecture, m.scale, m.kind
         ('bicubic', 2, 'reference')
     """
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be None or a positive integer, got {scale!r}.")
+    check_int("scale", scale, optional=True)
     device = torch.device(device)
     text = str(spec)
     if text in REFERENCES:

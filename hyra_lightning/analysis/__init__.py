@@ -16,6 +16,7 @@ from hyra_lightning.analysis.hyra import HyRAResult, hyra_decompose, linear_resp
 from hyra_lightning.analysis.impulse import (
     ImpulseDescriptors,
     ImpulseResponse,
+    ProbeOptions,
     describe_luminance,
     evaluation_context,
     impulse_response,
@@ -29,6 +30,7 @@ __all__ = [
     "HyRAResult",
     "ImpulseDescriptors",
     "ImpulseResponse",
+    "ProbeOptions",
     "crop_center",
     "describe_luminance",
     "enlarge",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from hyra_lightning.checks import check_bool, check_float, check_int, fail
 from hyra_lightning.spectral import passband_mask, to_fft_float
 
 if TYPE_CHECKING:
@@ -98,10 +99,10 @@ def log_magnitude_spectrum(
         (torch.Size([3, 8, 8]), 1.0, 0.0)
     """
     x = _check_image(x, "x")
-    if not (isinstance(floor_db, (int, float)) and math.isfinite(floor_db) and floor_db < 0):
-        raise ValueError(f"Expected `floor_db` to be a negative number, got {floor_db!r}.")
-    if reference is not None and not (isinstance(reference, (int, float)) and reference > 0):
-        raise ValueError(f"Expected `reference` to be None or a positive number, got {reference!r}.")
+    check_float("floor_db", floor_db)
+    if floor_db >= 0:
+        fail("floor_db", "a negative number", floor_db)
+    check_float("reference", reference, minimum=0, strict_minimum=True, optional=True)
     mag = torch.fft.fftshift(torch.fft.fft2(to_fft_float(x.detach())).abs().mean(0), dim=(-2, -1))
     ref = float(mag.max()) if reference is None else float(reference)
     if ref <= 0:
@@ -134,8 +135,8 @@ def signed_colormap(x: Tensor, vmax: float | None = None) -> Tensor:
     x = to_fft_float(x)
     if vmax is None:
         vmax = float(x.abs().max()) if x.numel() else 0.0
-    elif not (isinstance(vmax, (int, float)) and math.isfinite(vmax) and vmax >= 0):
-        raise ValueError(f"Expected `vmax` to be None or a finite number >= 0, got {vmax!r}.")
+    else:
+        check_float("vmax", vmax, minimum=0, optional=True)
     t = (x / vmax).clamp(-1, 1) if vmax > 0 else torch.zeros_like(x)
     t = torch.nan_to_num(t, nan=0.0)
     pos = torch.tensor(POSITIVE_RGB, dtype=t.dtype, device=t.device)[:, None, None]
@@ -161,8 +162,7 @@ def enlarge(img: Tensor, factor: int) -> Tensor:
         tensor([[1, 1, 2, 2],
                 [1, 1, 2, 2]])
     """
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"Expected `factor` to be a positive integer, got {factor!r}.")
+    check_int("factor", factor)
     if not isinstance(img, Tensor) or img.ndim < 2:
         got = tuple(img.shape) if isinstance(img, Tensor) else type(img).__name__
         raise ValueError(f"Expected `img` to be a (..., H, W) tensor, got {got}.")
@@ -194,8 +194,7 @@ def crop_center(img: Tensor, center: tuple[float, float], radius: float) -> Tens
     if not isinstance(img, Tensor) or img.ndim < 2:
         got = tuple(img.shape) if isinstance(img, Tensor) else type(img).__name__
         raise ValueError(f"Expected `img` to be a (..., H, W) tensor, got {got}.")
-    if not (isinstance(radius, (int, float)) and math.isfinite(radius) and radius >= 0):
-        raise ValueError(f"Expected `radius` to be a finite number >= 0, got {radius!r}.")
+    check_float("radius", radius, minimum=0)
     h, w = img.shape[-2:]
     y0, x0 = center
     top, bottom = max(math.ceil(y0 - radius), 0), min(math.floor(y0 + radius) + 1, h)
@@ -224,8 +223,7 @@ def make_panel(rows: Sequence[Sequence[Tensor]], gap: int = 2, pad_value: float 
         >>> panel.shape
         torch.Size([3, 13, 16])
     """
-    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
-        raise ValueError(f"Expected `gap` to be an integer >= 0, got {gap!r}.")
+    check_int("gap", gap, minimum=0)
     if isinstance(rows, Tensor) or not rows or any(isinstance(r, Tensor) or not r for r in rows):
         raise ValueError("Expected `rows` to be a non-empty list of non-empty lists of images.")
     images = [
@@ -276,8 +274,7 @@ def impulse_response_image(response: ImpulseResponse, crop_radius: int = 3, zoom
         ``(3, H, W)`` float32 image in [0, 1].
     """
     for name, value in (("crop_radius", crop_radius), ("zoom", zoom)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
+        check_int(name, value)
     g = response.luminance.detach().float().cpu()
     window = crop_center(g, response.center, crop_radius * response.scale)
     return enlarge(signed_colormap(window), zoom)
@@ -312,8 +309,8 @@ def impulse_spectrum_image(response: ImpulseResponse, zoom: int | None = None) -
     size = g.shape[-1]
     if zoom is None:
         zoom = max(1, -(-SPECTRUM_MIN_SIZE // size))
-    elif isinstance(zoom, bool) or not isinstance(zoom, int) or zoom < 1:
-        raise ValueError(f"Expected `zoom` to be None or a positive integer, got {zoom!r}.")
+    else:
+        check_int("zoom", zoom)
     img = enlarge(log_magnitude_spectrum(g), zoom).clone()
     inside = torch.fft.fftshift(passband_mask(size, size, 1.0 / response.scale), dim=(-2, -1))
     rows = torch.nonzero(inside.any(dim=1)).flatten()
@@ -390,8 +387,7 @@ def label_panel(
         torch.Size([3, 59, 100])
     """
     panel = _check_image(panel, "panel", channels=(3,)).detach().float().cpu()
-    if isinstance(font_px, bool) or not isinstance(font_px, int) or font_px < 4:
-        raise ValueError(f"Expected `font_px` to be an integer >= 4, got {font_px!r}.")
+    check_int("font_px", font_px, minimum=4)
     strip = round(1.6 * font_px)
     height = panel.shape[-2]
     if rows:
@@ -431,10 +427,8 @@ def hyra_panel(result: HyRAResult, index: int = 0, *, labels: bool = True) -> Te
         ``(3, H, W)`` float32 image in [0, 1].
     """
     n = result.sr.shape[0]
-    if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
-        raise ValueError(f"Expected `index` to be an integer in [0, {n}), got {index!r}.")
-    if not isinstance(labels, bool):
-        raise ValueError(f"Expected `labels` to be a bool, got {labels!r}.")
+    check_int("index", index, minimum=-n, maximum=n - 1)
+    check_bool("labels", labels)
     sr = result.sr[index].detach().float().cpu()
     affine = (result.baseline[index] + result.linear[index]).detach().float().cpu()
     nonlinear = result.nonlinear[index].detach().float().cpu()

@@ -8,7 +8,6 @@ drawn by :func:`hyra_lightning.metrics.plot_frequency_similarity`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hyra_lightning.checks import check_float, check_int
 from hyra_lightning.functional.frequency_similarity import frequency_bands
 
 if TYPE_CHECKING:
@@ -92,11 +92,9 @@ def fsds_band_map(
         raise ValueError(
             f"Expected `steps` to be {data.shape[0]} integers (one per row of `values`), got {steps!r}."
         )
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
+    check_int("scale", scale, optional=True)
     for name, bound in (("vmin", vmin), ("vmax", vmax)):
-        if bound is not None and not (isinstance(bound, (int, float)) and math.isfinite(bound)):
-            raise ValueError(f"Expected `{name}` to be a finite number or None, got {bound!r}.")
+        check_float(name, bound, optional=True)
     finite = data[np.isfinite(data)]
     low = vmin if vmin is not None else (float(finite.min()) if finite.size else 0.0)
     high = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)

@@ -17,18 +17,18 @@ from torch import Tensor, nn
 
 from hyra_lightning.analysis.impulse import (
     ImpulseResponse,
+    ProbeOptions,
     _model_device_dtype,
     evaluation_context,
     impulse_response,
     infer_scale,
 )
 from hyra_lightning.analysis.precision import forward_in, probe_dtype
+from hyra_lightning.checks import check_choice
+from hyra_lightning.options import BOUNDARIES, Boundary
 from hyra_lightning.spectral import passband_mask, zero_insert_fft_conv2d
 
 __all__ = ["Boundary", "HyRAResult", "hyra_decompose", "linear_response", "stopband_energy"]
-
-Boundary = Literal["zero", "reflect"]
-_BOUNDARIES = ("zero", "reflect")
 
 
 def stopband_energy(x: Tensor, scale: int) -> Tensor:
@@ -92,8 +92,7 @@ def linear_response(
     Returns:
         ``(N, C_out, s*h, s*w)`` tensor in the kernel's dtype, on the kernel's device.
     """
-    if boundary not in _BOUNDARIES:
-        raise ValueError(f"Expected `boundary` to be one of {_BOUNDARIES}, got {boundary!r}.")
+    check_choice("boundary", boundary, BOUNDARIES)
     kernel = response.kernel
     paper = response.mode == "paper"
     expected = kernel.shape[0] if paper else kernel.shape[1]
@@ -225,8 +224,8 @@ def hyra_decompose(
         response: an impulse response measured earlier; probed now (with ``probe_kwargs``) when None.
         hr: optional ``(C_out, sh, sw)`` or ``(N, C_out, sh, sw)`` ground truth, for the FSDS scalars.
         boundary: ``"zero"`` or ``"reflect"``, how ``H`` sees the image beyond its borders.
-        probe_kwargs: keyword arguments of :func:`~hyra_lightning.analysis.impulse_response` (not allowed
-            together with ``response``).
+        probe_kwargs: keyword arguments of :func:`~hyra_lightning.analysis.impulse_response`, e.g.
+            ``options=ProbeOptions(...)`` (not allowed together with ``response``).
 
     Returns:
         A :class:`HyRAResult` whose tensors are ``(N, C_out, s*h, s*w)``.
@@ -243,8 +242,7 @@ def hyra_decompose(
         >>> bool(res.nonlinear[..., 4:-4, 4:-4].abs().max() < 1e-12)
         True
     """
-    if boundary not in _BOUNDARIES:
-        raise ValueError(f"Expected `boundary` to be one of {_BOUNDARIES}, got {boundary!r}.")
+    check_choice("boundary", boundary, BOUNDARIES)
     if not isinstance(lr, Tensor) or lr.ndim not in (3, 4) or not lr.is_floating_point():
         got = f"{tuple(lr.shape)} {lr.dtype}" if isinstance(lr, Tensor) else type(lr).__name__
         raise ValueError(f"Expected `lr` to be a floating (C, h, w) or (N, C, h, w) tensor, got {got}.")
@@ -261,8 +259,15 @@ def hyra_decompose(
     device, model_dtype = _model_device_dtype(model)
     dtype = probe_dtype(model_dtype or lr4.dtype)
     if response is None:
-        probe_kwargs.setdefault("in_channels", lr4.shape[1])
-        probe_kwargs.setdefault("dtype", dtype)
+        options = probe_kwargs.get("options")
+        if isinstance(options, ProbeOptions):
+            probe_kwargs["options"] = options.replace(
+                in_channels=lr4.shape[1] if options.in_channels is None else options.in_channels,
+                dtype=dtype if options.dtype is None else options.dtype,
+            )
+        else:
+            probe_kwargs.setdefault("in_channels", lr4.shape[1])
+            probe_kwargs.setdefault("dtype", dtype)
         response = impulse_response(model, **probe_kwargs)
     kernel = response.kernel
     _check_paper_channels(lr4.shape[1], response)

@@ -12,32 +12,33 @@ Nyquist units of the HR grid (1.0 = 0.5 cycles per HR pixel), so the LR Nyquist 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from hyra_lightning.analysis.precision import forward_in, full_precision, probe_dtype
+from hyra_lightning.checks import check_bool, check_choice, check_float, check_instance, check_int, fail
+from hyra_lightning.options import PROBE_MODES, ProbeMode
 from hyra_lightning.spectral import passband_mask, to_fft_float
 
 __all__ = [
     "ImpulseDescriptors",
     "ImpulseResponse",
     "ProbeMode",
+    "ProbeOptions",
     "describe_luminance",
     "impulse_response",
     "magnitude_profiles",
     "phase_gains",
 ]
-
-ProbeMode = Literal["cross_channel", "paper"]
-_MODES = ("cross_channel", "paper")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ class ImpulseResponse:
         model_dtype: floating dtype of the model's own parameters (None for a model without any). When it
             differs from ``precision`` (half-precision weights), the model was measured through cast copies
             of its weights; its own parameters were left untouched.
+        options: the :class:`ProbeOptions` the response was measured with, ``scale``, ``in_channels`` and
+            ``dtype`` filled in with the values used; ``impulse_response(model, options=r.options)`` measures
+            it again.
     """
 
     kernel: Tensor
@@ -128,6 +132,7 @@ class ImpulseResponse:
     amplitude_nonlinearity: float | None = None
     precision: torch.dtype = torch.float32
     model_dtype: torch.dtype | None = None
+    options: ProbeOptions | None = None
 
     @property
     def in_channels(self) -> int:
@@ -236,6 +241,81 @@ def _infer_in_channels(model: nn.Module) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class ProbeOptions:
+    """The options of an impulse probe, validated once (see :func:`impulse_response` for their meaning).
+
+    Frozen and hashable: two probes whose options are equal measure the same response, so a caller can reuse
+    one for the other. :attr:`ImpulseResponse.options` keeps the options a response was measured with, with
+    ``scale``, ``in_channels`` and ``dtype`` filled in, so ``impulse_response(model, options=r.options)``
+    measures it again.
+
+    Attributes:
+        size: odd LR probe size ``n >= 3``; the impulse sits at the centre pixel ``n // 2``.
+        amplitude: impulse amplitude ``a > 0`` (finite).
+        background: constant background ``b`` (finite).
+        baseline: subtract the response to the background image.
+        mode: ``"cross_channel"`` or ``"paper"`` (:data:`~hyra_lightning.options.ProbeMode`).
+        scale: expected upsampling factor; None to infer it from the output size.
+        in_channels: number of channels of the images the model takes; None to read it from the model.
+        extra: also measure ``shift_variance`` and ``amplitude_nonlinearity``.
+        dtype: precision of the measurement (a floating ``torch.dtype``); None for float32 (float64 for a
+            float64 model).
+
+    Raises:
+        ValueError: naming the first invalid option, e.g. ``Expected `size` to be an odd integer >= 3 (the
+            impulse sits at the centre pixel), got 4.``
+
+    Example:
+        >>> options = ProbeOptions(size=9, amplitude=0.02, background=0.5)
+        >>> options.mode, options.baseline
+        ('cross_channel', True)
+        >>> options.replace(size=17).size
+        17
+        >>> ProbeOptions(size=8)
+        Traceback (most recent call last):
+        ...
+        ValueError: Expected `size` to be an odd integer >= 3 (the impulse sits at the centre pixel), got 8.
+    """
+
+    size: int = 33
+    amplitude: float = 1.0
+    background: float = 0.0
+    baseline: bool = True
+    mode: ProbeMode = "cross_channel"
+    scale: int | None = None
+    in_channels: int | None = None
+    extra: bool = False
+    dtype: torch.dtype | None = None
+
+    def __post_init__(self) -> None:
+        size = self.size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+            fail("size", "an odd integer >= 3 (the impulse sits at the centre pixel)", size)
+        check_float("amplitude", self.amplitude, minimum=0, strict_minimum=True)
+        check_float("background", self.background)
+        check_bool("baseline", self.baseline)
+        check_choice("mode", self.mode, PROBE_MODES)
+        check_int("scale", self.scale, optional=True)
+        check_int("in_channels", self.in_channels, optional=True)
+        check_bool("extra", self.extra)
+        if self.dtype is not None and not (
+            isinstance(self.dtype, torch.dtype) and self.dtype.is_floating_point
+        ):
+            fail("dtype", "None or a floating torch.dtype", self.dtype)
+
+    def replace(self, **changes: Any) -> ProbeOptions:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments of :func:`impulse_response`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_DEFAULTS: dict[str, Any] = ProbeOptions().kwargs()
+
+
 def check_probe_args(
     size: int,
     amplitude: float,
@@ -244,29 +324,10 @@ def check_probe_args(
     scale: int | None,
     in_channels: int | None,
 ) -> None:
-    """Validate the options of :func:`impulse_response` (raises ``ValueError`` naming the bad argument)."""
-    if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-        raise ValueError(
-            f"Expected `size` to be an odd integer >= 3 (the impulse sits at the centre pixel), got {size!r}."
-        )
-    if isinstance(amplitude, bool) or not isinstance(amplitude, (int, float)) or not amplitude > 0:
-        raise ValueError(f"Expected `amplitude` to be a positive number, got {amplitude!r}.")
-    if not math.isfinite(amplitude):
-        raise ValueError(f"Expected `amplitude` to be finite, got {amplitude!r}.")
-    if (
-        isinstance(background, bool)
-        or not isinstance(background, (int, float))
-        or not math.isfinite(background)
-    ):
-        raise ValueError(f"Expected `background` to be a finite number, got {background!r}.")
-    if mode not in _MODES:
-        raise ValueError(f"Expected `mode` to be one of {_MODES}, got {mode!r}.")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be None or a positive integer, got {scale!r}.")
-    if in_channels is not None and (
-        isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1
-    ):
-        raise ValueError(f"Expected `in_channels` to be None or a positive integer, got {in_channels!r}.")
+    """Validate probe options (raises ``ValueError`` naming the bad argument); see :class:`ProbeOptions`."""
+    ProbeOptions(
+        size=size, amplitude=amplitude, background=background, mode=mode, scale=scale, in_channels=in_channels
+    )  # type: ignore[arg-type]
 
 
 #: How torch reports a channel mismatch (convolutions: "expected input[...] to have 18 channels, but got 33").
@@ -318,6 +379,7 @@ def impulse_response(
     in_channels: int | None = None,
     extra: bool = False,
     dtype: torch.dtype | None = None,
+    options: ProbeOptions | None = None,
 ) -> ImpulseResponse:
     """Measure the impulse response of an SR model with a single forward pass.
 
@@ -360,14 +422,16 @@ def impulse_response(
             floating weights seen as float64 copies; useful for a model without parameters, e.g.
             :class:`~hyra_lightning.models.BicubicUpsampler`); anything else, and the default for a model
             that is not float64, measures in float32 (a probe is never measured in half precision).
+        options: all of the above as one validated :class:`ProbeOptions`; when given, leave the keyword
+            arguments above at their defaults.
 
     Returns:
         An :class:`ImpulseResponse`; ``kernel`` has shape ``(C_out, C_in, s*n, s*n)`` (``(C_out, 1, s*n, s*n)``
         in ``"paper"`` mode).
 
     Raises:
-        ValueError: for invalid arguments, an output that is not ``(B, C, H, W)``, or a scale that is not one
-            integer on both axes.
+        ValueError: for invalid arguments (also when both ``options`` and other probe keywords are given), an
+            output that is not ``(B, C, H, W)``, or a scale that is not one integer on both axes.
         RuntimeError: when the model cannot run on an ``n x n`` probe (the original error is chained).
 
     Example:
@@ -377,18 +441,52 @@ def impulse_response(
         (torch.Size([3, 3, 18, 18]), 2, (8.5, 8.5))
         >>> round(r.describe().dc_gain, 6)
         1.0
+        >>> r.options.size, r.options.in_channels, r.options.scale
+        (9, 3, 2)
+        >>> impulse_response(BicubicUpsampler(2), options=r.options).kernel.equal(r.kernel)
+        True
     """
-    check_probe_args(size, amplitude, background, mode, scale, in_channels)
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}.")
+    given = ProbeOptions(
+        size=size,
+        amplitude=amplitude,
+        background=background,
+        baseline=baseline,
+        mode=mode,
+        scale=scale,
+        in_channels=in_channels,
+        extra=extra,
+        dtype=dtype,
+    )
+    if options is None:
+        options = given
+    else:
+        check_instance("options", options, ProbeOptions, "a ProbeOptions")
+        changed = sorted(name for name, value in given.kwargs().items() if value != _DEFAULTS[name])
+        if changed:
+            raise ValueError(
+                f"Expected either `options` or the probe keyword arguments, got both: `options` and {changed}."
+                " Pass `options=options.replace(...)` to change some of them."
+            )
+    size, amplitude, background, baseline = (
+        options.size,
+        options.amplitude,
+        options.background,
+        options.baseline,
+    )
+    mode, scale, in_channels, extra, dtype = (
+        options.mode,
+        options.scale,
+        options.in_channels,
+        options.extra,
+        options.dtype,
+    )
+    check_instance("model", model, nn.Module, "a torch.nn.Module")
     channels = in_channels if in_channels is not None else _infer_in_channels(model)
     if channels is None:
         raise ValueError(
             "`in_channels` could not be read from the model (it has no Conv2d, ConvTranspose2d or Linear"
             " layer). Expected `in_channels` to be given, got None."
         )
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ValueError(f"Expected `dtype` to be None or a floating torch.dtype, got {dtype!r}.")
     device, model_dtype = _model_device_dtype(model)
     dtype = probe_dtype(model_dtype, dtype)
     n, c = size, size // 2
@@ -471,6 +569,7 @@ def impulse_response(
         amplitude_nonlinearity=amplitude_nonlinearity,
         precision=dtype,
         model_dtype=model_dtype,
+        options=options.replace(scale=s, in_channels=channels, dtype=dtype),
     )
 
 
@@ -521,7 +620,7 @@ def magnitude_profiles(
     length = g64.shape[-1]
     n = _default_n_fft(length) if n_fft is None else n_fft
     if isinstance(n, bool) or not isinstance(n, int) or n < length or n % 2:
-        raise ValueError(f"Expected `n_fft` to be an even integer >= {length}, got {n_fft!r}.")
+        fail("n_fft", f"an even integer >= {length}", n_fft)
     dc = g64.sum().abs()
     spec_h = torch.fft.rfft(g64.sum(dim=0), n=n).abs() / dc
     spec_v = torch.fft.rfft(g64.sum(dim=1), n=n).abs() / dc
@@ -566,8 +665,7 @@ def phase_gains(k: Tensor, scale: int) -> Tensor:
         tensor([[1.0000, 0.5000],
                 [0.5000, 1.0000]], dtype=torch.float64)
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     if not isinstance(k, Tensor) or k.ndim < 2 or k.shape[-1] % scale or k.shape[-2] % scale:
         got = tuple(k.shape) if isinstance(k, Tensor) else type(k).__name__
         raise ValueError(
@@ -626,8 +724,7 @@ def describe_luminance(
         (1.0, 0.5, True)
     """
     g64 = _as_luminance(g)
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    check_int("scale", scale)
     length = g64.shape[-1]
     if length % scale:
         raise ValueError(f"Expected the size of `g` to be a multiple of `scale` ({scale}), got {length}.")

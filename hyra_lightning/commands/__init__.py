@@ -7,15 +7,16 @@ functions as well (:func:`~hyra_lightning.commands.analyze.analyze`, :func:`~hyr
 
 from __future__ import annotations
 
+from hyra_lightning.checks import check_choice
+
 COMMANDS: tuple[str, ...] = ("analyze", "score")
 
 
 def run_command(name: str, argv: list[str]) -> int:
     """Run the command ``name`` (one of :data:`COMMANDS`) with its command-line arguments; returns the exit code."""
+    check_choice("name", name, COMMANDS)
     if name == "analyze":
         from hyra_lightning.commands.analyze import main
-    elif name == "score":
-        from hyra_lightning.commands.score import main
     else:
-        raise ValueError(f"Expected `name` to be one of {COMMANDS}, got {name!r}.")
+        from hyra_lightning.commands.score import main
     return main(argv)

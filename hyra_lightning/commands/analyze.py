@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hyra_lightning.checks import check_choice, check_int
+from hyra_lightning.options import BOUNDARIES, Boundary
+
 __all__ = ["AnalysedImage", "AnalysedModel", "analyze", "build_parser", "main"]
 
 _METRICS = ("psnr", "ssim", "fsds")
@@ -238,7 +241,7 @@ def analyze(
     background: float = 0.0,
     names: Sequence[str] | None = None,
     max_size: int = 256,
-    boundary: str = "reflect",
+    boundary: Boundary = "reflect",
     num_bands: int = 16,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -269,8 +272,7 @@ def analyze(
     """
     from tqdm.auto import tqdm
 
-    from hyra_lightning.analysis import impulse_response
-    from hyra_lightning.analysis.impulse import check_probe_args
+    from hyra_lightning.analysis import ProbeOptions, impulse_response
     from hyra_lightning.commands.report import write_report
     from hyra_lightning.io import read_image
     from hyra_lightning.zoo import REFERENCES, ModelLoadError, load_model
@@ -278,11 +280,9 @@ def analyze(
     models = [str(m) for m in models]
     if not models:
         raise ValueError("Expected at least one MODEL (a checkpoint file, `bicubic` or `sinc`), got none.")
-    check_probe_args(size, amplitude, background, "cross_channel", scale, None)
-    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 2:
-        raise ValueError(f"Expected `--max-size` to be an integer >= 2, got {max_size!r}.")
-    if boundary not in ("reflect", "zero"):
-        raise ValueError(f"Expected `--boundary` to be 'reflect' or 'zero', got {boundary!r}.")
+    ProbeOptions(size=size, amplitude=amplitude, background=background, scale=scale)
+    check_int("--max-size", max_size, minimum=2)
+    check_choice("--boundary", boundary, BOUNDARIES)
     if names is not None and len(names) != len(models):
         raise ValueError(f"Expected one `--name` per MODEL ({len(models)}), got {len(names)}: {list(names)}.")
     labels = _unique_names(list(names) if names else [m if m in REFERENCES else Path(m).stem for m in models])
@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-size", type=int, default=256, metavar="N", help="HR crops of at most N x N pixels (centred)"
     )
     parser.add_argument(
-        "--boundary", choices=("reflect", "zero"), default="reflect", help="HyRA boundary of the linear part"
+        "--boundary", choices=BOUNDARIES, default="reflect", help="HyRA boundary of the linear part"
     )
     parser.add_argument("--num-bands", type=int, default=16, help="bands of the FSDS curves")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

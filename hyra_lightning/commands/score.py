@@ -31,10 +31,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from hyra_lightning.checks import check_choice, check_int
+from hyra_lightning.options import FSDS_REFERENCES, SCORE_PROTOCOLS, FSDSReference, ScoreProtocol, TableFormat
 
 __all__ = [
     "BT601_Y_OFFSET",
@@ -54,7 +57,6 @@ BT601_Y_WEIGHTS: tuple[float, float, float] = (65.481, 128.553, 24.966)
 #: Offset of the BT.601 luma on the 0-255 scale: Y spans [16, 235].
 BT601_Y_OFFSET: float = 16.0
 
-Reference = Literal["target", "preds"]
 
 #: What the paper's Table 1 used: RGB, no border crop, data range 1, FSDS with the SR image as reference.
 PAPER_PROTOCOL: dict[str, Any] = {"y_channel": False, "crop_border": 0, "reference": "preds"}
@@ -93,7 +95,7 @@ def image_scores(
     *,
     y_channel: bool = False,
     crop_border: int = 0,
-    reference: Reference = "target",
+    reference: FSDSReference = "target",
 ) -> dict[str, Tensor]:
     """Per-image PSNR, SSIM and FSDS of a batch, as ``score`` and ``analyze`` compute them.
 
@@ -255,7 +257,7 @@ class ScoreResult:
             "size_mismatches": self.size_mismatches,
         }
 
-    def table(self, fmt: Literal["text", "md"] = "text") -> str:
+    def table(self, fmt: TableFormat = "text") -> str:
         """The per-image table with the mean as last row (plain text or Markdown)."""
         rows = [(img["name"], img["psnr"], img["ssim"], img["fsds"]) for img in self.images]
         rows.append(("mean", self.mean["psnr"], self.mean["ssim"], self.mean["fsds"]))
@@ -367,8 +369,8 @@ def score(
     scale: int | None = None,
     y_channel: bool = False,
     crop_border: int | None = None,
-    reference: Reference | None = None,
-    protocol: Literal["custom", "paper"] = "custom",
+    reference: FSDSReference | None = None,
+    protocol: ScoreProtocol = "custom",
     device: str | torch.device = "auto",
     batch_size: int = 4,
     workers: int = 4,
@@ -399,25 +401,12 @@ def score(
     """
     from hyra_lightning.io import list_images
 
-    if protocol not in ("custom", "paper"):
-        raise ValueError(f"Expected `protocol` to be 'custom' or 'paper', got {protocol!r}.")
-    if reference not in (None, "target", "preds"):
-        raise ValueError(f"Expected `reference` to be 'target' or 'preds', got {reference!r}.")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
-    if crop_border is not None and (
-        isinstance(crop_border, bool) or not isinstance(crop_border, int) or crop_border < 0
-    ):
-        raise ValueError(f"Expected `crop_border` to be an integer >= 0, got {crop_border!r}.")
-    for name, value in (("batch_size", batch_size), ("workers", workers)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < (1 if name == "batch_size" else 0)
-        ):
-            raise ValueError(
-                f"Expected `{name}` to be a {'positive' if name == 'batch_size' else 'non-negative'} integer, got {value!r}."
-            )
+    check_choice("protocol", protocol, SCORE_PROTOCOLS)
+    check_choice("reference", reference, FSDS_REFERENCES, optional=True)
+    check_int("scale", scale, optional=True)
+    check_int("crop_border", crop_border, minimum=0, optional=True)
+    check_int("batch_size", batch_size)
+    check_int("workers", workers, minimum=0)
     if protocol == "paper":
         conflicts = []
         if y_channel:
@@ -545,13 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--reference",
-        choices=("target", "preds"),
+        choices=FSDS_REFERENCES,
         default=None,
         help="FSDS denominator: the HR image (the paper's equation; default) or the SR image (its Table 1 script)",
     )
     parser.add_argument(
         "--protocol",
-        choices=("custom", "paper"),
+        choices=SCORE_PROTOCOLS,
         default="custom",
         help="'paper' sets what the paper's Table 1 used: RGB, no border crop, data range 1, FSDS with"
         " --reference preds",

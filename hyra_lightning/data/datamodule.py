@@ -35,6 +35,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from hyra_lightning.checks import check_int
 from hyra_lightning.data.photos import PHOTO_NAMES, load_photo
 from hyra_lightning.io import IMAGE_SUFFIXES, list_images, read_image
 
@@ -73,7 +74,7 @@ def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
         >>> bicubic_downsample(torch.full((3, 8, 6), 0.5), 2).shape
         torch.Size([3, 4, 3])
     """
-    _check_int("scale", scale, minimum=1)
+    check_int("scale", scale, minimum=1)
     if hr.ndim not in (3, 4):
         raise ValueError(f"Expected `hr` of shape (C, H, W) or (N, C, H, W), got {tuple(hr.shape)}.")
     height, width = hr.shape[-2:]
@@ -88,11 +89,6 @@ def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
         batch, size=(height // scale, width // scale), mode="bicubic", antialias=True, align_corners=False
     ).clamp_(0.0, 1.0)
     return lr if hr.ndim == 4 else lr[0]
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"Expected `{name}` to be an integer >= {minimum}, got {value!r}.")
 
 
 def _to_float(x: Tensor) -> Tensor:
@@ -223,7 +219,7 @@ class EpochSampler(Sampler[int]):
     """
 
     def __init__(self, length: int) -> None:
-        _check_int("length", length, minimum=1)
+        check_int("length", length, minimum=1)
         self.length = length
         self.epoch = 0
         self._skip = 0
@@ -234,7 +230,7 @@ class EpochSampler(Sampler[int]):
 
     def skip(self, count: int) -> None:
         """Leave out the first ``count`` indices of the next iteration only (``0 <= count <= length``)."""
-        _check_int("count", count, minimum=0)
+        check_int("count", count, minimum=0)
         if count > self.length:
             raise ValueError(f"Expected `count` to be at most the epoch length {self.length}, got {count}.")
         self._skip = count
@@ -463,17 +459,17 @@ class SRDataModule(LightningDataModule):
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
-        _check_int("scale", scale, minimum=1)
-        _check_int("patch_size", patch_size, minimum=1)
-        _check_int("batch_size", batch_size, minimum=1)
-        _check_int("num_workers", num_workers, minimum=0)
-        _check_int("val_crops_per_image", val_crops_per_image, minimum=1)
-        _check_int("train_samples_per_epoch", train_samples_per_epoch, minimum=batch_size)
-        _check_int("seed", seed, minimum=0)
+        check_int("scale", scale, minimum=1)
+        check_int("patch_size", patch_size, minimum=1)
+        check_int("batch_size", batch_size, minimum=1)
+        check_int("num_workers", num_workers, minimum=0)
+        check_int("val_crops_per_image", val_crops_per_image, minimum=1)
+        check_int("train_samples_per_epoch", train_samples_per_epoch, minimum=batch_size)
+        check_int("seed", seed, minimum=0)
         if val_crop_size is not None:
-            _check_int("val_crop_size", val_crop_size, minimum=scale)
+            check_int("val_crop_size", val_crop_size, minimum=scale)
         if val_batch_size is not None:
-            _check_int("val_batch_size", val_batch_size, minimum=1)
+            check_int("val_batch_size", val_batch_size, minimum=1)
         val_photos = tuple(val_photos)
         unknown = [name for name in val_photos if name not in PHOTO_NAMES]
         if unknown or not val_photos or len(set(val_photos)) >= len(PHOTO_NAMES):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Literal
 
 import torch
 from torch import Tensor
 
+from hyra_lightning.checks import check_choice
 from hyra_lightning.io import read_image
+from hyra_lightning.options import COLOR_MODES, ColorMode
 
 __all__ = ["PHOTO_NAMES", "load_photo", "load_photos", "photo_path"]
 
@@ -43,7 +44,7 @@ def photo_path(name: str) -> str:
     return str(resources.files("hyra_lightning.data").joinpath("photos", _FILES[name]))
 
 
-def load_photo(name: str, mode: Literal["RGB", "L"] = "RGB", dtype: torch.dtype = torch.float32) -> Tensor:
+def load_photo(name: str, mode: ColorMode = "RGB", dtype: torch.dtype = torch.float32) -> Tensor:
     """Load one bundled photograph as a ``C x H x W`` float tensor in [0, 1].
 
     Args:
@@ -57,8 +58,7 @@ def load_photo(name: str, mode: Literal["RGB", "L"] = "RGB", dtype: torch.dtype 
         >>> load_photo("astronaut").shape
         torch.Size([3, 512, 512])
     """
-    if mode not in ("RGB", "L"):
-        raise ValueError(f"Expected `mode` to be 'RGB' or 'L', got {mode!r}.")
+    check_choice("mode", mode, COLOR_MODES)
     if not dtype.is_floating_point:
         raise TypeError(f"Expected `dtype` to be a floating dtype, got {dtype}.")
     # the photographs are 8-bit files: recover their integer codes exactly, then divide in float64
@@ -72,7 +72,7 @@ def load_photo(name: str, mode: Literal["RGB", "L"] = "RGB", dtype: torch.dtype 
 
 def load_photos(
     names: list[str] | tuple[str, ...] | None = None,
-    mode: Literal["RGB", "L"] = "RGB",
+    mode: ColorMode = "RGB",
     dtype: torch.dtype = torch.float32,
 ) -> dict[str, Tensor]:
     """Load several bundled photographs (all of them by default) as ``{name: C x H x W tensor in [0, 1]}``.

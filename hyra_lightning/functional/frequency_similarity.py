@@ -40,11 +40,13 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from hyra_lightning.checks import check_choice, check_instance, check_int
+from hyra_lightning.options import FSDS_REFERENCES, REDUCTIONS, FSDSReference, Reduction
 from hyra_lightning.spectral import fft_dtype
 
 __all__ = [
@@ -54,11 +56,8 @@ __all__ = [
     "fsds",
 ]
 
-Reduction = Literal["elementwise_mean", "sum", "none"]
-Reference = Literal["target", "preds"]
-
-_REDUCTIONS = ("elementwise_mean", "sum", "none")
-_REFERENCES = ("target", "preds")
+#: Kept under its old name; the vocabulary lives in :mod:`hyra_lightning.options`.
+Reference = FSDSReference
 
 #: Largest radial frequency of a one-sided spectrum, in Nyquist units (the corner ``fx = fy = 1/2``).
 MAX_RADIAL_FREQUENCY: float = math.sqrt(2.0)
@@ -84,29 +83,23 @@ _EDGE_TOLERANCE = 1e-9
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _check_args(
-    reduction: str | None, reference: str, num_bands: int | None = None
-) -> Literal["elementwise_mean", "sum", "none"]:
+def _check_args(reduction: str | None, reference: str, num_bands: int | None = None) -> Reduction:
     """Validate the non-tensor arguments; return ``reduction`` with ``None`` mapped to ``"none"``."""
     if reduction is None:
         reduction = "none"
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"Expected `reduction` to be one of {list(_REDUCTIONS)}, got {reduction!r}.")
-    if reference not in _REFERENCES:
-        raise ValueError(f"Expected `reference` to be one of {list(_REFERENCES)}, got {reference!r}.")
+    check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("reference", reference, FSDS_REFERENCES)
     if num_bands is not None:
         _check_num_bands(num_bands)
     return reduction  # type: ignore[return-value]
 
 
 def _check_num_bands(num_bands: int) -> None:
-    if isinstance(num_bands, bool) or not isinstance(num_bands, int) or num_bands < 1:
-        raise ValueError(f"Expected `num_bands` to be a positive integer, got {num_bands!r}.")
+    check_int("num_bands", num_bands)
 
 
 def _check_tensor(x: object, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"Expected `{name}` to be a torch.Tensor, got {type(x).__name__}.")
+    check_instance(name, x, Tensor, "a torch.Tensor")
     if x.is_complex():
         raise TypeError(f"Expected `{name}` to be a real tensor, got dtype {x.dtype}.")
     if x.ndim not in (3, 4):

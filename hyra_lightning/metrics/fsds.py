@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning_utilities.core.rank_zero import rank_zero_only
@@ -17,6 +17,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
 from torchmetrics.utilities.plot import _AX_TYPE, _PLOT_OUT_TYPE
 
+from hyra_lightning.checks import check_int
 from hyra_lightning.functional.frequency_similarity import (
     MAX_RADIAL_FREQUENCY,
     _check_args,
@@ -26,6 +27,7 @@ from hyra_lightning.functional.frequency_similarity import (
     _warn_invalid,
     frequency_bands,
 )
+from hyra_lightning.options import FSDSReference
 from hyra_lightning.tags import band_tag
 
 if TYPE_CHECKING:
@@ -84,8 +86,7 @@ def plot_frequency_similarity(
     """
     import numpy as np
 
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
+    check_int("scale", scale, optional=True)
 
     def as_array(values: Any) -> np.ndarray:
         if isinstance(values, Tensor):
@@ -221,7 +222,7 @@ class FrequencySpectrumDistributionSimilarity(Metric):
     def __init__(
         self,
         num_bands: int = 16,
-        reference: Literal["target", "preds"] = "target",
+        reference: FSDSReference = "target",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -339,8 +340,7 @@ class FrequencySpectrumDistributionSimilarity(Metric):
             >>> metric.update(target + 0.05 * torch.rand(2, 3, 64, 64), target)
             >>> fig, ax = metric.plot(scale=2)
         """
-        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-            raise ValueError(f"Expected `scale` to be a positive integer or None, got {scale!r}.")
+        check_int("scale", scale, optional=True)
         if val is None:
             freqs, values = self.compute_curve()
         elif isinstance(val, (Tensor, Mapping)):

@@ -12,15 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hyra_lightning.checks import check_choice, check_float, check_int
+
 __all__ = ["DIV2K_RGB_MEAN", "EDSR", "MeanShift", "ResBlock", "Upsampler"]
 
 #: Mean RGB value of the DIV2K training set in [0, 1], used by EDSR's mean shift.
 DIV2K_RGB_MEAN: tuple[float, float, float] = (0.4488, 0.4371, 0.4040)
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
 
 
 def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -53,8 +50,7 @@ class MeanShift(nn.Module):
 
     def __init__(self, mean: tuple[float, ...], sign: int = -1, rgb_range: float = 1.0) -> None:
         super().__init__()
-        if sign not in (-1, 1):
-            raise ValueError(f"Expected `sign` to be -1 or 1, got {sign!r}.")
+        check_choice("sign", sign, (-1, 1))
         if len(mean) < 1:
             raise ValueError(f"Expected `mean` to have at least one value, got {mean!r}.")
         shift = sign * rgb_range * torch.tensor(mean, dtype=torch.float32)
@@ -101,7 +97,7 @@ class Upsampler(nn.Sequential):
     """
 
     def __init__(self, scale: int, n_feats: int) -> None:
-        _check_positive_int("scale", scale)
+        check_int("scale", scale)
         layers: list[nn.Module] = []
         if scale & (scale - 1) == 0:
             for _ in range(scale.bit_length() - 1):
@@ -155,14 +151,12 @@ class EDSR(nn.Module):
         rgb_range: float = 1.0,
     ) -> None:
         super().__init__()
-        _check_positive_int("scale", scale)
-        _check_positive_int("n_resblocks", n_resblocks)
-        _check_positive_int("n_feats", n_feats)
-        _check_positive_int("n_colors", n_colors)
-        if not res_scale > 0:
-            raise ValueError(f"Expected `res_scale` to be positive, got {res_scale!r}.")
-        if not rgb_range > 0:
-            raise ValueError(f"Expected `rgb_range` to be positive, got {rgb_range!r}.")
+        check_int("scale", scale)
+        check_int("n_resblocks", n_resblocks)
+        check_int("n_feats", n_feats)
+        check_int("n_colors", n_colors)
+        check_float("res_scale", res_scale, minimum=0, strict_minimum=True)
+        check_float("rgb_range", rgb_range, minimum=0, strict_minimum=True)
         self.scale = scale
         self.n_colors = n_colors
         self.rgb_range = rgb_range

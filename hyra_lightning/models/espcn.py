@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import Tensor, nn
+
+from hyra_lightning.checks import check_choice, check_int
+from hyra_lightning.options import ACTIVATIONS, Activation
 
 __all__ = ["ESPCN"]
 
@@ -36,13 +37,11 @@ class ESPCN(nn.Module):
         torch.Size([2, 3, 24, 27])
     """
 
-    def __init__(self, scale: int, n_colors: int = 3, activation: Literal["tanh", "relu"] = "tanh") -> None:
+    def __init__(self, scale: int, n_colors: int = 3, activation: Activation = "tanh") -> None:
         super().__init__()
         for name, value in (("scale", scale), ("n_colors", n_colors)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected `{name}` to be a positive integer, got {value!r}.")
-        if activation not in ("tanh", "relu"):
-            raise ValueError(f"Expected `activation` to be 'tanh' or 'relu', got {activation!r}.")
+            check_int(name, value)
+        check_choice("activation", activation, ACTIVATIONS)
         self.scale = scale
         self.n_colors = n_colors
         act: type[nn.Module] = nn.Tanh if activation == "tanh" else nn.ReLU

@@ -7,19 +7,17 @@ geometry is the package's (see the spectral conventions): LR pixel ``p`` covers 
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from hyra_lightning.checks import check_float, check_int
 
 __all__ = ["BicubicUpsampler", "SincUpsampler", "kaiser_sinc_taps"]
 
 
 def _check_scale(scale: int) -> int:
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
-    return scale
+    return check_int("scale", scale)
 
 
 def _check_input(x: Tensor) -> None:
@@ -120,10 +118,8 @@ class SincUpsampler(nn.Module):
     def __init__(self, scale: int, taps: int = 16, beta: float = 2.0) -> None:
         super().__init__()
         self.scale = _check_scale(scale)
-        if isinstance(taps, bool) or not isinstance(taps, int) or taps < 1:
-            raise ValueError(f"Expected `taps` to be a positive integer, got {taps!r}.")
-        if not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-            raise ValueError(f"Expected `beta` to be a finite number >= 0, got {beta!r}.")
+        check_int("taps", taps)
+        check_float("beta", beta, minimum=0)
         self.taps = taps
         self.beta = float(beta)
         self.register_buffer("kernel_1d", kaiser_sinc_taps(scale, taps, self.beta), persistent=False)

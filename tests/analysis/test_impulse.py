@@ -466,3 +466,61 @@ def test_phase_gain_spread_sees_a_colour_grid_that_dc_gain_hides() -> None:
     assert describe_luminance(r.luminance, 2).phase_gain_spread == pytest.approx(
         float(phase_gains(r.luminance, 2).max() - phase_gains(r.luminance, 2).min()), abs=1e-6
     )
+
+
+# ------------------------------------------------------------------------------------- ProbeOptions
+
+
+def test_probe_options_validate_and_name_the_argument():
+    from hyra_lightning.analysis import ProbeOptions
+
+    bad = {
+        "size": [8, 1, True, 9.0],
+        "amplitude": [0, -1.0, float("inf"), True],
+        "background": [float("nan"), "0", False],
+        "baseline": [1, "yes"],
+        "mode": ["cross", None],
+        "scale": [0, True, 2.0],
+        "in_channels": [0, False],
+        "extra": [0],
+        "dtype": [torch.int64, "float32"],
+    }
+    for name, values in bad.items():
+        for value in values:
+            with pytest.raises(ValueError, match=rf"^Expected `{name}` to be .*, got "):
+                ProbeOptions(**{name: value})
+    options = ProbeOptions(size=9, scale=None, dtype=torch.float64)
+    assert options == ProbeOptions(size=9, dtype=torch.float64)
+    assert hash(options) == hash(ProbeOptions(size=9, dtype=torch.float64))
+    with pytest.raises(ValueError, match="`size`"):
+        options.replace(size=4)
+    with pytest.raises(AttributeError):
+        options.size = 11  # frozen
+
+
+def test_impulse_response_keeps_its_options_and_accepts_them():
+    from hyra_lightning.analysis import ProbeOptions
+
+    model = BicubicUpsampler(2)
+    r = impulse_response(model, size=9, in_channels=3, amplitude=0.5, background=0.25)
+    assert r.options == ProbeOptions(
+        size=9, amplitude=0.5, background=0.25, scale=2, in_channels=3, dtype=torch.float32
+    )
+    again = impulse_response(model, options=r.options)
+    assert torch.equal(again.kernel, r.kernel)
+    assert again.options == r.options
+    paper = impulse_response(model, options=ProbeOptions(size=9, in_channels=3, mode="paper"))
+    assert paper.mode == "paper" and paper.kernel.shape == (3, 1, 18, 18)
+    with pytest.raises(ValueError, match=r"either `options` or the probe keyword arguments.*\['size'\]"):
+        impulse_response(model, size=11, options=r.options)
+    with pytest.raises(TypeError, match="`options`"):
+        impulse_response(model, options={"size": 9})
+
+
+def test_hyra_decompose_accepts_probe_options():
+    from hyra_lightning.analysis import ProbeOptions, hyra_decompose
+
+    lr = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    res = hyra_decompose(BicubicUpsampler(2), lr, options=ProbeOptions(size=9))
+    assert res.response.options.in_channels == 3
+    assert res.response.options.dtype == torch.float64

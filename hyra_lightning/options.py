@@ -1,0 +1,93 @@
+"""The option vocabularies of the package, declared once.
+
+Each ``Literal`` alias is what a signature uses (LightningCLI and jsonargparse read it, so ``--help`` lists
+the choices and a YAML typo is rejected before anything runs); the tuple beside it holds the same values, for
+:func:`hyra_lightning.checks.check_choice` and for documentation. A test checks that each tuple equals
+``typing.get_args`` of its alias.
+
+This module is on the ground floor: it imports nothing from the package.
+
+Example:
+    >>> from typing import get_args
+    >>> from hyra_lightning.options import PROBE_MODES, ProbeMode
+    >>> PROBE_MODES == get_args(ProbeMode)
+    True
+    >>> PROBE_MODES
+    ('cross_channel', 'paper')
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+__all__ = [
+    "ACTIVATIONS",
+    "BOUNDARIES",
+    "COLOR_MODES",
+    "FSDS_REFERENCES",
+    "LOSSES",
+    "MODEL_KINDS",
+    "PROBE_MODES",
+    "REDUCTIONS",
+    "SCHEDULERS",
+    "SCORE_PROTOCOLS",
+    "TABLE_FORMATS",
+    "Activation",
+    "Boundary",
+    "ColorMode",
+    "FSDSReference",
+    "Loss",
+    "ModelKind",
+    "ProbeMode",
+    "Reduction",
+    "Scheduler",
+    "ScoreProtocol",
+    "TableFormat",
+]
+
+#: How an impulse probe excites the input channels: one impulse image per input channel
+#: (``"cross_channel"``, the full ``C_out x C_in`` kernel bank) or the impulse in every channel of one image
+#: (``"paper"``, as in Deng et al.).
+ProbeMode = Literal["cross_channel", "paper"]
+PROBE_MODES: tuple[str, ...] = get_args(ProbeMode)
+
+#: Boundary handling of the linear part of HyRA: zero padding or reflection (the paper's).
+Boundary = Literal["zero", "reflect"]
+BOUNDARIES: tuple[str, ...] = get_args(Boundary)
+
+#: Which image's spectrum FSDS takes as the reference: the HR target (default) or the SR prediction (the
+#: paper's Table 1).
+FSDSReference = Literal["target", "preds"]
+FSDS_REFERENCES: tuple[str, ...] = get_args(FSDSReference)
+
+#: How FSDS reduces over images: mean, sum, or one value per image.
+Reduction = Literal["elementwise_mean", "sum", "none"]
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+
+#: Training loss of :class:`~hyra_lightning.module.SRLightningModule`.
+Loss = Literal["l1", "l2"]
+LOSSES: tuple[str, ...] = get_args(Loss)
+
+#: Learning-rate schedule of :class:`~hyra_lightning.module.SRLightningModule`.
+Scheduler = Literal["none", "step", "cosine"]
+SCHEDULERS: tuple[str, ...] = get_args(Scheduler)
+
+#: Activation of :class:`~hyra_lightning.models.ESPCN`.
+Activation = Literal["tanh", "relu"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+
+#: Colour mode of a bundled photograph: RGB or luminance.
+ColorMode = Literal["RGB", "L"]
+COLOR_MODES: tuple[str, ...] = get_args(ColorMode)
+
+#: Where a model given to ``analyze`` / ``score`` comes from.
+ModelKind = Literal["reference", "hyra-lightning", "spandrel"]
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+
+#: Evaluation protocol of ``score``: the user's own options, or the paper's Table 1.
+ScoreProtocol = Literal["custom", "paper"]
+SCORE_PROTOCOLS: tuple[str, ...] = get_args(ScoreProtocol)
+
+#: Output format of a score table: plain text or Markdown.
+TableFormat = Literal["text", "md"]
+TABLE_FORMATS: tuple[str, ...] = get_args(TableFormat)
