@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -12,10 +12,11 @@ from typing_extensions import override
 from hyra_lightning.batch import describe_outputs, preds_target_from_outputs, split_batch
 from hyra_lightning.callbacks._base import MonitorCallback, discover_scale, resolve_model
 from hyra_lightning.callbacks._precision import PrecisionForward
-from hyra_lightning.callbacks._probe import check_bool, check_optional_positive_int, check_positive_int
 from hyra_lightning.callbacks.fsds_logging import fsds_scalars, write_fsds_band_map, write_fsds_curve
+from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
 from hyra_lightning.functional import frequency_bands
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
+from hyra_lightning.options import FSDS_REFERENCES, FSDSReference
 from hyra_lightning.spectral import bicubic_upsample
 from hyra_lightning.tags import FSDS_BAND_PATTERN, FSDS_VAL
 
@@ -107,7 +108,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
     def __init__(
         self,
         num_bands: int = 16,
-        reference: Literal["target", "preds"] = "target",
+        reference: FSDSReference = "target",
         lr_key: str = "lr",
         hr_key: str = "hr",
         scale: int | None = None,
@@ -118,19 +119,16 @@ class FrequencySimilarityMonitor(MonitorCallback):
         blocking: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_bands", num_bands)
+        check_int("num_bands", num_bands)
         check_bool("blocking", blocking)
-        if reference not in ("target", "preds"):
-            raise ValueError(f"Expected `reference` to be 'target' or 'preds', got {reference!r}.")
-        for name, key in (("lr_key", lr_key), ("hr_key", hr_key)):
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"Expected `{name}` to be a non-empty string, got {key!r}.")
-        check_optional_positive_int("scale", scale)
+        check_choice("reference", reference, FSDS_REFERENCES)
+        check_str("lr_key", lr_key)
+        check_str("hr_key", hr_key)
+        check_int("scale", scale, optional=True)
         check_bool("log_curve", log_curve)
         check_bool("compare_bicubic", compare_bicubic)
         check_bool("log_band_map", log_band_map)
-        if submodule is not None and (not isinstance(submodule, str) or not submodule):
-            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        check_str("submodule", submodule, optional=True)
         self.num_bands = num_bands
         self.reference = reference
         self.lr_key = lr_key

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
@@ -12,7 +12,9 @@ from typing_extensions import override
 
 from hyra_lightning.batch import split_batch
 from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, resolve_model
-from hyra_lightning.callbacks._probe import ProbeOptions, check_bool, check_positive_int, check_probe_options
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
+from hyra_lightning.options import BOUNDARIES, Boundary, ProbeMode
 from hyra_lightning.tags import hyra_sample, hyra_scalar
 
 if TYPE_CHECKING:
@@ -99,14 +101,14 @@ class HyRAMonitor(MonitorCallback):
         images: Tensor | None = None,
         hr_images: Tensor | None = None,
         every_n_epochs: int = 1,
-        boundary: Literal["zero", "reflect"] = "zero",
+        boundary: Boundary = "zero",
         lr_key: str = "lr",
         hr_key: str = "hr",
         size: int = 33,
         amplitude: float = 1.0,
         background: float = 0.0,
         baseline: bool = True,
-        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        mode: ProbeMode = "cross_channel",
         scale: int | None = None,
         in_channels: int | None = None,
         log_images: bool = True,
@@ -114,17 +116,14 @@ class HyRAMonitor(MonitorCallback):
         blocking: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_images", num_images)
+        check_int("num_images", num_images)
         check_bool("blocking", blocking)
-        check_positive_int("every_n_epochs", every_n_epochs)
+        check_int("every_n_epochs", every_n_epochs)
         check_bool("log_images", log_images)
-        if boundary not in ("zero", "reflect"):
-            raise ValueError(f"Expected `boundary` to be 'zero' or 'reflect', got {boundary!r}.")
-        for name, key in (("lr_key", lr_key), ("hr_key", hr_key)):
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"Expected `{name}` to be a non-empty string, got {key!r}.")
-        if submodule is not None and (not isinstance(submodule, str) or not submodule):
-            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        check_choice("boundary", boundary, BOUNDARIES)
+        check_str("lr_key", lr_key)
+        check_str("hr_key", hr_key)
+        check_str("submodule", submodule, optional=True)
         self.probe_options = ProbeOptions(
             size=size,
             amplitude=amplitude,
@@ -134,7 +133,6 @@ class HyRAMonitor(MonitorCallback):
             scale=scale,
             in_channels=in_channels,
         )
-        check_probe_options(self.probe_options)
         lr, hr = _check_images(images, hr_images)
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
@@ -156,7 +154,11 @@ class HyRAMonitor(MonitorCallback):
         self._validated_batch: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {"probe": self.probe_options.kwargs(), "boundary": self.boundary, "submodule": self.submodule}
+        return {
+            "probe": probe_key(self.probe_options),
+            "boundary": self.boundary,
+            "submodule": self.submodule,
+        }
 
     @property
     def images(self) -> tuple[Tensor | None, Tensor | None]:
@@ -271,12 +273,12 @@ class HyRAMonitor(MonitorCallback):
         from hyra_lightning.analysis import hyra_decompose
 
         model = resolve_model(pl_module, self.submodule)
-        options = self.probe_options.resolved(pl_module, model)
+        options = resolve_probe_options(self.probe_options, pl_module, model)
         response = self._reusable_response(trainer, options, step)
         lr, hr = self._images_on(pl_module.device)
         probe_kwargs = {}
         if response is None:  # `None` options are left to the analysis layer's defaults
-            probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
+            probe_kwargs = {"options": options}
         try:
             result = hyra_decompose(
                 model,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
@@ -11,13 +11,9 @@ from typing_extensions import override
 
 from hyra_lightning.callbacks._base import MonitorCallback, resolve_model
 from hyra_lightning.callbacks._figures import new_figure
-from hyra_lightning.callbacks._probe import (
-    ProbeOptions,
-    check_bool,
-    check_optional_positive_int,
-    check_positive_int,
-    check_probe_options,
-)
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.checks import check_bool, check_int, check_str
+from hyra_lightning.options import ProbeMode
 from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar
 
 if TYPE_CHECKING:
@@ -121,7 +117,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         amplitude: float = 1.0,
         background: float = 0.0,
         baseline: bool = True,
-        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        mode: ProbeMode = "cross_channel",
         scale: int | None = None,
         in_channels: int | None = None,
         extra: bool = False,
@@ -132,17 +128,16 @@ class ImpulseResponseMonitor(MonitorCallback):
         blocking: bool = False,
     ) -> None:
         super().__init__()
-        check_optional_positive_int("every_n_steps", every_n_steps)
+        check_int("every_n_steps", every_n_steps, optional=True)
         check_bool("blocking", blocking)
-        check_optional_positive_int("every_n_epochs", every_n_epochs)
+        check_int("every_n_epochs", every_n_epochs, optional=True)
         check_bool("log_on_train_start", log_on_train_start)
         check_bool("log_on_train_end", log_on_train_end)
         check_bool("extra", extra)
         check_bool("log_images", log_images)
-        check_positive_int("crop_radius", crop_radius)
-        check_positive_int("zoom", zoom)
-        if submodule is not None and (not isinstance(submodule, str) or not submodule):
-            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        check_int("crop_radius", crop_radius)
+        check_int("zoom", zoom)
+        check_str("submodule", submodule, optional=True)
         if every_n_steps is None and every_n_epochs is None and not (log_on_train_start or log_on_train_end):
             raise ValueError(
                 "Expected at least one of `every_n_steps`, `every_n_epochs`, `log_on_train_start`,"
@@ -158,7 +153,6 @@ class ImpulseResponseMonitor(MonitorCallback):
             scale=scale,
             in_channels=in_channels,
         )
-        check_probe_options(self.probe_options)
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
         self.log_on_train_start = log_on_train_start
@@ -181,7 +175,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._restored = False
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {"probe": self.probe_options.kwargs(), "extra": self.extra, "submodule": self.submodule}
+        return {"probe": probe_key(self.probe_options), "extra": self.extra, "submodule": self.submodule}
 
     # ---------------------------------------------------------------------------------------------- hooks
 
@@ -232,9 +226,9 @@ class ImpulseResponseMonitor(MonitorCallback):
         from hyra_lightning.analysis import impulse_response
 
         model = resolve_model(pl_module, self.submodule)
-        options = self.probe_options.resolved(pl_module, model)
+        options = resolve_probe_options(self.probe_options, pl_module, model)
         try:
-            response = impulse_response(model, **options.kwargs(), extra=self.extra)
+            response = impulse_response(model, options=options.replace(extra=self.extra))
         except Exception as err:  # the model rejected the probe: report once, switch off, keep training
             self._disable(
                 f"the model rejected the impulse probe of {options.size}x{options.size} LR pixels"

@@ -12,7 +12,7 @@ from hyra_lightning.batch import preds_target_from_outputs, split_batch
 from hyra_lightning.callbacks._base import detach_copy, discover_scale, resolve_model
 from hyra_lightning.callbacks._figures import new_figure, render_figure
 from hyra_lightning.callbacks._precision import PrecisionForward
-from hyra_lightning.callbacks._probe import ProbeOptions, check_probe_options
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
 from tests.callbacks.helpers import SRModule
 
 LR = torch.rand(2, 3, 8, 8)
@@ -133,6 +133,21 @@ def test_precision_forward_uses_trainer_context(precision, dtype):
         ({"in_channels": True}, "`in_channels`"),
     ],
 )
-def test_check_probe_options(options, match):
+def test_probe_options_are_checked_by_the_analysis_layer(options, match):
     with pytest.raises(ValueError, match=match):
-        check_probe_options(ProbeOptions(**options))
+        ProbeOptions(**options)
+
+
+def test_probe_options_resolve_the_scale_and_keep_their_checkpoint_key():
+    module = SRModule()
+    options = ProbeOptions(size=9)
+    assert resolve_probe_options(options, module, module.net) == options.replace(scale=2)
+    assert probe_key(options) == {
+        "size": 9,
+        "amplitude": 1.0,
+        "background": 0.0,
+        "baseline": True,
+        "mode": "cross_channel",
+        "scale": None,
+        "in_channels": None,
+    }
