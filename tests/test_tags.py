@@ -40,3 +40,10 @@ def test_variable_tags():
     assert re.fullmatch(tags.FSDS_BAND_PATTERN, tags.fsds_band(12))
     assert tags.hyra_sample(1) == "hyra/sample_1"
     assert tags.impulse_scalar("cutoff") == "impulse/cutoff"
+
+
+def test_module_scalars_are_what_the_module_logs():
+    from hyra_lightning.module import _make_metrics
+
+    logged = {f"val/{name}" for name in _make_metrics(prefix="")} | {"train/loss", "val/loss"}
+    assert logged == set(tags.MODULE_SCALARS)

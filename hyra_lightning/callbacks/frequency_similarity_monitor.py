@@ -43,7 +43,8 @@ class FrequencySimilarityMonitor(MonitorCallback):
       to every logger;
     - ``fsds/curve``: a figure of the curve against frequency (Nyquist units) with the LR Nyquist frequency
       and, beside it, the curve of bicubic interpolation on the same validation images (``compare_bicubic``;
-      computed once per validation set and cached), to every logger through its sink (TensorBoard images,
+      computed during the first validation run and cached, in the checkpoint too; computed again when the
+      number of validation batches or the shape of the first LR batch changes), to every logger through its sink (TensorBoard images,
       W&B images with a caption plus a W&B line plot ``fsds/curve_plot``, MLflow step-indexed images, PNG
       files for a ``CSVLogger``, ...);
     - ``fsds/band_map``: an image of FSDS per band (rows, lowest frequency at the bottom) against validation
