@@ -20,6 +20,7 @@ _LAZY = {
     "hyra_decompose": "hyra_lightning.analysis",
     "ImpulseResponse": "hyra_lightning.analysis",
     "ImpulseDescriptors": "hyra_lightning.analysis",
+    "ProbeOptions": "hyra_lightning.analysis",
     "HyRAResult": "hyra_lightning.analysis",
     # callbacks
     "ImpulseResponseMonitor": "hyra_lightning.callbacks",

@@ -99,8 +99,7 @@ def zero_insert(x: Tensor, scale: int) -> Tensor:
     Returns:
         ``(..., s*h, s*w)`` tensor of the dtype and device of ``x``.
     """
-    if scale < 1:
-        raise ValueError(f"Expected `scale` to be a positive integer, got {scale}.")
+    check_int("scale", scale)
     if scale == 1:
         return x
     *lead, h, w = x.shape

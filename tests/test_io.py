@@ -221,11 +221,3 @@ def test_list_images_sorted_filtered_case_insensitive(tmp_path):
 def test_list_images_of_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         list_images(tmp_path / "nowhere")
-
-
-def test_docstring_examples():
-    import doctest
-
-    result = doctest.testmod(io, verbose=False)
-    assert result.attempted > 0
-    assert result.failed == 0

@@ -24,7 +24,7 @@ from hyra_lightning.analysis.impulse import (
     infer_scale,
 )
 from hyra_lightning.analysis.precision import forward_in, probe_dtype
-from hyra_lightning.checks import check_choice
+from hyra_lightning.checks import check_choice, check_instance
 from hyra_lightning.options import BOUNDARIES, Boundary
 from hyra_lightning.spectral import passband_mask, zero_insert_fft_conv2d
 
@@ -251,8 +251,8 @@ def hyra_decompose(
             f"`probe_kwargs` are only used to measure a new response; got {sorted(probe_kwargs)} together"
             " with `response`."
         )
-    if response is not None and not isinstance(response, ImpulseResponse):
-        raise TypeError(f"Expected `response` to be an ImpulseResponse, got {type(response).__name__}.")
+    if response is not None:
+        check_instance("response", response, ImpulseResponse, "an ImpulseResponse")
     lr4 = (lr.unsqueeze(0) if lr.ndim == 3 else lr).detach()
     # A model without floating parameters (e.g. a reference upsampler) runs in the dtype of `lr`; never in
     # half precision.

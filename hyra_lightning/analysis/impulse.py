@@ -467,19 +467,9 @@ def impulse_response(
                 f"Expected either `options` or the probe keyword arguments, got both: `options` and {changed}."
                 " Pass `options=options.replace(...)` to change some of them."
             )
-    size, amplitude, background, baseline = (
-        options.size,
-        options.amplitude,
-        options.background,
-        options.baseline,
-    )
-    mode, scale, in_channels, extra, dtype = (
-        options.mode,
-        options.scale,
-        options.in_channels,
-        options.extra,
-        options.dtype,
-    )
+    size, amplitude, background = options.size, options.amplitude, options.background
+    baseline, mode, scale = options.baseline, options.mode, options.scale
+    in_channels, extra, dtype = options.in_channels, options.extra, options.dtype
     check_instance("model", model, nn.Module, "a torch.nn.Module")
     channels = in_channels if in_channels is not None else _infer_in_channels(model)
     if channels is None:

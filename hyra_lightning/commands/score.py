@@ -80,7 +80,7 @@ def rgb_to_y(x: Tensor) -> Tensor:
         ``(..., 1, H, W)`` luma in [16/255, 235/255], in the dtype of ``x``.
 
     Example:
-        >>> rgb_to_y(torch.ones(3, 1, 1)).item() * 255
+        >>> round(rgb_to_y(torch.ones(3, 1, 1)).item() * 255, 4)
         235.0
     """
     if x.ndim < 3 or x.shape[-3] != 3:

@@ -39,8 +39,7 @@ _FILES = {
 
 def photo_path(name: str) -> str:
     """Filesystem path of the bundled photograph ``name`` (one of :data:`PHOTO_NAMES`)."""
-    if name not in _FILES:
-        raise ValueError(f"Expected `name` to be one of {list(PHOTO_NAMES)}, got {name!r}.")
+    check_choice("name", name, PHOTO_NAMES)
     return str(resources.files("hyra_lightning.data").joinpath("photos", _FILES[name]))
 
 

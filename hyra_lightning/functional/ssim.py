@@ -9,10 +9,10 @@ borders, and its dense 2-D convolution is several times slower on CPU than the s
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from hyra_lightning.checks import check_float
 
 __all__ = ["ssim_valid"]
 
@@ -74,8 +74,7 @@ def ssim_valid(preds: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor
             f"Expected images of at least {_WINDOW} x {_WINDOW} pixels (the SSIM window), got"
             f" {preds.shape[-1]} x {preds.shape[-2]}."
         )
-    if not (isinstance(data_range, (int, float)) and math.isfinite(data_range) and data_range > 0):
-        raise ValueError(f"Expected `data_range` to be a positive number, got {data_range!r}.")
+    check_float("data_range", data_range, minimum=0, strict_minimum=True)
     dtype = preds.dtype if preds.is_floating_point() and preds.dtype != torch.float16 else torch.float32
     dtype = torch.float64 if torch.float64 in (preds.dtype, target.dtype) else dtype
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2

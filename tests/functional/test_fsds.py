@@ -495,13 +495,6 @@ def test_alias():
     assert fsds is frequency_spectrum_distribution_similarity
 
 
-def test_docstring_examples():
-    import doctest
-
-    result = doctest.testmod(fs, verbose=False)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_empty_bands_do_not_poison_the_gradients_of_the_others():
     """8 x 8 images, 16 bands: some bands hold no coefficient (0/0, NaN in value) but the gradient of every
     other band, and of the NaN-ignoring mean, is finite."""

@@ -331,18 +331,6 @@ def test_ddp_sync_equals_single_process(tmp_path):
     assert not (tmp_path / "logs1").exists() or not list((tmp_path / "logs1").rglob("*.png"))
 
 
-def test_docstring_examples():
-    import doctest
-
-    import matplotlib.pyplot as plt
-
-    import hyra_lightning.metrics.fsds as module
-
-    result = doctest.testmod(module, verbose=False)
-    plt.close("all")
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_update_reads_nothing_back_to_the_host(monkeypatch):
     """``update`` (score, curve, exclusions, bad images included) never converts a tensor to a Python value: on a
     GPU it queues kernels without waiting for them. The count of excluded pairs is read once, by ``compute``."""
