@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from hyra_lightning.batch import split_batch
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
 
@@ -191,7 +192,7 @@ def fit_summary(
     """
     from hyra_lightning.analysis import hyra_decompose, impulse_response
     from hyra_lightning.callbacks import HyRAMonitor, ImpulseResponseMonitor
-    from hyra_lightning.callbacks._sink import PrecisionForward
+    from hyra_lightning.callbacks._precision import PrecisionForward
 
     scale = module.scale
     loader = datamodule.val_dataloader()
@@ -217,11 +218,12 @@ def fit_summary(
         response = impulse_response(module.model, **{**probe_kwargs, "scale": scale})
     desc = response.describe()
     batch = next(iter(loader))
-    n = min(4, batch["lr"].shape[0])
+    lr, hr = split_batch(batch)
+    n = min(4, lr.shape[0])
     hyra = hyra_decompose(
         module.model,
-        batch["lr"][:n].to(device),
-        hr=batch["hr"][:n].to(device),
+        lr[:n].to(device),
+        hr=None if hr is None else hr[:n].to(device),
         response=response,
         **hyra_kwargs,
     )

@@ -9,7 +9,7 @@ Y-channel tables. PSNR is the mean of per-image PSNRs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -20,9 +20,11 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from hyra_lightning.batch import split_batch
 from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 from hyra_lightning.options import LOSSES, SCHEDULERS, Loss, Scheduler
+from hyra_lightning.spectral import bicubic_upsample
 
 __all__ = [
     "CosineToZero",
@@ -32,24 +34,6 @@ __all__ = [
     "evaluate_upsampler",
     "split_batch",
 ]
-
-
-def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
-    """Return ``(lr, hr)`` from a ``{"lr", "hr"}`` dict, an ``(lr, hr)`` pair, or an LR tensor (``hr=None``).
-
-    Raises:
-        TypeError: for anything else.
-    """
-    if isinstance(batch, Tensor):
-        return batch, None
-    if isinstance(batch, Mapping) and "lr" in batch:
-        return batch["lr"], batch.get("hr")
-    if isinstance(batch, Sequence) and not isinstance(batch, str) and len(batch) in (1, 2):
-        return batch[0], (batch[1] if len(batch) == 2 else None)
-    described = f"a dict with keys {sorted(batch)}" if isinstance(batch, Mapping) else type(batch).__name__
-    raise TypeError(
-        f"Expected `batch` to be a dict with keys 'lr' and 'hr', an (lr, hr) pair or an LR tensor, got {described}."
-    )
 
 
 def crop_border_pixels(x: Tensor, border: int) -> Tensor:
@@ -166,7 +150,7 @@ def bicubic_baseline_metrics(
     """
 
     def bicubic(lr: Tensor) -> Tensor:
-        return F.interpolate(lr.float(), scale_factor=scale, mode="bicubic", align_corners=False)
+        return bicubic_upsample(lr, scale)
 
     return evaluate_upsampler(bicubic, dataloader, scale, crop_border, device)
 

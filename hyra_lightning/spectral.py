@@ -17,6 +17,7 @@ from torch import Tensor
 from hyra_lightning.checks import check_int
 
 __all__ = [
+    "bicubic_upsample",
     "fft_dtype",
     "frequency_grid",
     "linear_fft_conv2d",
@@ -239,3 +240,30 @@ def zero_insert_fft_conv2d(
         spec = torch.einsum("...ihw,oihw->...ohw", x_spec, k_spec)
     full = torch.fft.irfft2(spec, s=(fh, fw))
     return full[..., oy : oy + out_h, ox : ox + out_w]
+
+
+def bicubic_upsample(lr: Tensor, scale: int) -> Tensor:
+    """The bicubic baseline of SR: ``interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)``
+    in float32 (float64 stays float64), clamped to [0, 1] as an SR output is before it is scored.
+
+    The one definition of "bicubic" that the LightningModule's baseline scores and the FSDS monitor's bicubic
+    curve share, so that both compare the network with the same interpolation.
+
+    Args:
+        lr: ``(N, C, h, w)`` LR images in [0, 1].
+        scale: integer upsampling factor ``s >= 1``.
+
+    Returns:
+        ``(N, C, s*h, s*w)`` images in [0, 1].
+
+    Example:
+        >>> bicubic_upsample(torch.full((1, 3, 4, 5), 0.5), 2).shape
+        torch.Size([1, 3, 8, 10])
+    """
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"Expected `scale` to be a positive integer, got {scale!r}.")
+    if lr.ndim != 4:
+        raise ValueError(f"Expected `lr` to have shape (N, C, h, w), got shape {tuple(lr.shape)}.")
+    x = lr if lr.dtype == torch.float64 else lr.float()
+    up = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    return up.clamp(0.0, 1.0)

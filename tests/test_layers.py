@@ -22,6 +22,7 @@ LAYER_OF = {
     "hyra_lightning.options": "ground",
     "hyra_lightning.io": "ground",
     "hyra_lightning.tags": "ground",
+    "hyra_lightning.batch": "ground",
     "hyra_lightning.spectral": "spectral",
     "hyra_lightning.functional": "functional",
     "hyra_lightning.metrics": "metrics",

@@ -244,7 +244,7 @@ def test_helpers() -> None:
     assert split_batch({"lr": lr, "hr": hr})[1] is hr
     assert split_batch((lr, hr))[0] is lr
     assert split_batch(lr) == (lr, None)
-    with pytest.raises(TypeError, match=r"`batch`.*keys \['image'\]"):
+    with pytest.raises(ValueError, match=r"`batch`.*keys \['image'\]"):
         split_batch({"image": lr})
     assert crop_border_pixels(hr, 0) is hr
     assert crop_border_pixels(hr, 2).shape == (1, 3, 4, 4)

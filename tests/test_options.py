@@ -59,6 +59,4 @@ def _literal_value_sets() -> dict[frozenset[str], list[str]]:
 def test_no_vocabulary_is_spelled_again_outside_options():
     declared = {frozenset(get_args(getattr(options, alias))) for alias, _ in PAIRS}
     respelled = {tuple(sorted(v)): where for v, where in _literal_value_sets().items() if v in declared}
-    # callbacks/ adopts the aliases separately; everything else must import them
-    respelled = {v: [w for w in where if not w.startswith("callbacks")] for v, where in respelled.items()}
     assert not {v: w for v, w in respelled.items() if w}, respelled

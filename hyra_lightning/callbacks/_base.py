@@ -14,15 +14,52 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks.callback import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
+from torch import Tensor, nn
 from typing_extensions import override
 
-from hyra_lightning.callbacks._sink import resolve_model
 from hyra_lightning.callbacks._writer import WriteJob, get_writer
 from hyra_lightning.callbacks.sinks import Sink, sinks_for
 
-__all__ = ["MonitorCallback"]
+__all__ = ["MonitorCallback", "detach_copy", "discover_scale", "resolve_model"]
+
+
+def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
+    """The network a monitor probes: ``pl_module`` itself, or its submodule at the dotted path ``submodule``.
+
+    Raises:
+        ValueError: if ``submodule`` names no submodule of ``pl_module``.
+    """
+    if submodule is None:
+        return pl_module
+    try:
+        return pl_module.get_submodule(submodule)
+    except AttributeError as err:
+        names = [name for name, _ in pl_module.named_children()]
+        raise ValueError(
+            f"Expected `submodule` to name a submodule of {type(pl_module).__name__} (children: {names}),"
+            f" got {submodule!r}."
+        ) from err
+
+
+def discover_scale(pl_module: pl.LightningModule, model: nn.Module, given: int | None) -> int | None:
+    """The upsampling factor: ``given`` if set, else an integer attribute ``scale`` of ``model`` or of
+    ``pl_module``, else ``None`` (the analysis layer then infers it from the output size)."""
+    if given is not None:
+        return given
+    for owner in (model, pl_module):
+        value = getattr(owner, "scale", None)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+    return None
+
+
+def detach_copy(x: Tensor) -> Tensor:
+    """A CPU copy of ``x`` that is a normal tensor even when ``x`` was made under ``torch.inference_mode``."""
+    with torch.inference_mode(False):
+        return x.detach().to("cpu", copy=True).clone()
 
 
 class MonitorCallback(Callback):
@@ -35,6 +72,9 @@ class MonitorCallback(Callback):
 
     submodule: str | None
     blocking: bool = False
+    #: Set by :meth:`_disable`: the monitor does nothing more in this run (not checkpointed: a resumed run,
+    #: perhaps with a fixed model or options, tries again).
+    disabled: bool = False
 
     #: Attributes rebuilt in every process (sinks hold loggers' writers; caches hold figures): not pickled.
     _TRANSIENT = ("_sinks", "_cache")
@@ -103,6 +143,28 @@ class MonitorCallback(Callback):
             key=id(self),
         )
         get_writer().submit(job, blocking=self.blocking)
+
+    def _disable(self, problem: str, remedy: str) -> None:
+        """The one way a monitor gives up: warn once (rank zero) with the problem and the remedy, then switch
+        itself off; training goes on.
+
+        The warning reads ``"<Monitor> is disabled: <problem>. Training continues without it. <remedy>"``.
+        """
+        if self.disabled:
+            return
+        self.disabled = True
+        rank_zero_warn(
+            f"{type(self).__name__} is disabled: {problem.rstrip('.')}. Training continues without it. {remedy}",
+            category=UserWarning,
+        )
+
+    def _warn_once(self, key: str, message: str) -> None:
+        """Warn ``message`` (rank zero) the first time ``key`` is seen by this monitor; the monitor goes on."""
+        warned = self.__dict__.setdefault("_warned", set())
+        if key in warned:
+            return
+        warned.add(key)
+        rank_zero_warn(f"{type(self).__name__}: {message}", category=UserWarning)
 
     def _warm_up(self) -> None:
         """Imports and figure templates, built on the writer thread before the first event."""

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback
-from hyra_lightning.callbacks._sink import (
-    ProbeOptions,
-    check_bool,
-    check_positive_int,
-    check_probe_options,
-    detach_copy,
-    resolve_model,
-    split_batch,
-)
+from hyra_lightning.batch import split_batch
+from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, resolve_model
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
+from hyra_lightning.options import BOUNDARIES, Boundary, ProbeMode
+from hyra_lightning.tags import hyra_sample, hyra_scalar
 
 if TYPE_CHECKING:
     from hyra_lightning.analysis import HyRAResult, ImpulseResponse
@@ -67,7 +62,11 @@ class HyRAMonitor(MonitorCallback):
         images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch (a
             tensor, so from Python; a YAML config leaves it out and the first validation batch is used).
         hr_images: HR images ``(N, C, s*h, s*w)`` or ``(C, s*h, s*w)`` matching ``images`` (optional).
-        every_n_epochs: run at the end of every this many validation runs (not counting the sanity check).
+        every_n_epochs: in ``fit``, run at the end of every this many validation runs (not counting the sanity
+            check). The count is kept in the checkpoint and includes a validation that Lightning is about to
+            run when the checkpoint is written (a step-based ``ModelCheckpoint``), which a resumed fit skips:
+            so a resumed fit keeps the schedule of an uninterrupted one. ``trainer.validate`` always runs the analysis, and logs it also at a step
+            already logged (``fit`` then ``validate``, or ``validate`` twice: TensorBoard keeps each point).
         boundary: how the linear part treats the outside of the image: ``"zero"`` (zero padding, exact for
             zero-padded convolutions) or ``"reflect"`` (the paper's choice).
         lr_key: key of the LR images in mapping batches; sequence batches are read as ``(lr, hr)``.
@@ -102,14 +101,14 @@ class HyRAMonitor(MonitorCallback):
         images: Tensor | None = None,
         hr_images: Tensor | None = None,
         every_n_epochs: int = 1,
-        boundary: Literal["zero", "reflect"] = "zero",
+        boundary: Boundary = "zero",
         lr_key: str = "lr",
         hr_key: str = "hr",
         size: int = 33,
         amplitude: float = 1.0,
         background: float = 0.0,
         baseline: bool = True,
-        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        mode: ProbeMode = "cross_channel",
         scale: int | None = None,
         in_channels: int | None = None,
         log_images: bool = True,
@@ -117,17 +116,14 @@ class HyRAMonitor(MonitorCallback):
         blocking: bool = False,
     ) -> None:
         super().__init__()
-        check_positive_int("num_images", num_images)
+        check_int("num_images", num_images)
         check_bool("blocking", blocking)
-        check_positive_int("every_n_epochs", every_n_epochs)
+        check_int("every_n_epochs", every_n_epochs)
         check_bool("log_images", log_images)
-        if boundary not in ("zero", "reflect"):
-            raise ValueError(f"Expected `boundary` to be 'zero' or 'reflect', got {boundary!r}.")
-        for name, key in (("lr_key", lr_key), ("hr_key", hr_key)):
-            if not isinstance(key, str) or not key:
-                raise ValueError(f"Expected `{name}` to be a non-empty string, got {key!r}.")
-        if submodule is not None and (not isinstance(submodule, str) or not submodule):
-            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        check_choice("boundary", boundary, BOUNDARIES)
+        check_str("lr_key", lr_key)
+        check_str("hr_key", hr_key)
+        check_str("submodule", submodule, optional=True)
         self.probe_options = ProbeOptions(
             size=size,
             amplitude=amplitude,
@@ -137,7 +133,6 @@ class HyRAMonitor(MonitorCallback):
             scale=scale,
             in_channels=in_channels,
         )
-        check_probe_options(self.probe_options)
         lr, hr = _check_images(images, hr_images)
         self.num_images = num_images
         self.every_n_epochs = every_n_epochs
@@ -148,7 +143,6 @@ class HyRAMonitor(MonitorCallback):
         self.submodule = submodule
         self.blocking = blocking
 
-        self.disabled = False
         #: ``trainer.global_step`` of the last decomposition, or ``None``.
         self.last_step: int | None = None
         #: Whether the last decomposition reused an :class:`ImpulseResponseMonitor`'s response.
@@ -157,10 +151,14 @@ class HyRAMonitor(MonitorCallback):
         self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
         self._val_runs = 0
-        self._warned_no_images = False
+        self._validated_batch: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {"probe": self.probe_options.kwargs(), "boundary": self.boundary, "submodule": self.submodule}
+        return {
+            "probe": probe_key(self.probe_options),
+            "boundary": self.boundary,
+            "submodule": self.submodule,
+        }
 
     @property
     def images(self) -> tuple[Tensor | None, Tensor | None]:
@@ -184,11 +182,9 @@ class HyRAMonitor(MonitorCallback):
         try:
             lr, hr = split_batch(batch, self.lr_key, self.hr_key)
         except ValueError as err:
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: it cannot find LR images in the validation batch ({err})."
-                " Pass `lr_key=`/`hr_key=` for mapping batches, or `images=` to analyse images of your choice.",
-                category=UserWarning,
+            self._disable(
+                f"it cannot find LR images in the validation batch ({err})",
+                "Pass `lr_key=`/`hr_key=` for mapping batches, or `images=` to analyse images of your choice.",
             )
             return
         self._lr = detach_copy(lr[: self.num_images])
@@ -198,9 +194,12 @@ class HyRAMonitor(MonitorCallback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.disabled:
             return
-        self._val_runs += 1
-        if self._val_runs % self.every_n_epochs != 0:
-            return
+        fitting = trainer.state.fn == "fit"
+        if fitting:
+            self._val_runs += 1
+            self._validated_batch = _train_batches(trainer)
+            if self._val_runs % self.every_n_epochs != 0:
+                return
         self._analyse(trainer, pl_module)
 
     @override
@@ -211,6 +210,18 @@ class HyRAMonitor(MonitorCallback):
             "lr": None if self._user_images else self._lr,
             "hr": None if self._user_images else self._hr,
         }
+
+    @override
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        state = checkpoint.get("callbacks", {}).get(self.state_key)
+        if (
+            state is not None
+            and self._validated_batch != _train_batches(trainer)
+            and _validation_pending(trainer)
+        ):
+            state["val_runs"] = self._val_runs + 1
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -251,26 +262,23 @@ class HyRAMonitor(MonitorCallback):
     def _analyse(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Decompose the fixed images at the current step (all ranks) and log the result (rank zero)."""
         step = trainer.global_step
-        if step == self.last_step or not self._active(trainer):
+        if (trainer.state.fn == "fit" and step == self.last_step) or not self._active(trainer):
             return
         if self._lr is None:
-            if not self._warned_no_images:
-                self._warned_no_images = True
-                rank_zero_warn(
-                    f"{type(self).__name__} has no images to analyse: no validation batch was seen."
-                    " Pass `images=` or add validation data.",
-                    category=UserWarning,
-                )
+            self._warn_once(
+                "no images",
+                "no images to analyse: no validation batch was seen. Pass `images=` or add validation data.",
+            )
             return
         from hyra_lightning.analysis import hyra_decompose
 
         model = resolve_model(pl_module, self.submodule)
-        options = self.probe_options.resolved(pl_module, model)
+        options = resolve_probe_options(self.probe_options, pl_module, model)
         response = self._reusable_response(trainer, options, step)
         lr, hr = self._images_on(pl_module.device)
         probe_kwargs = {}
         if response is None:  # `None` options are left to the analysis layer's defaults
-            probe_kwargs = {name: value for name, value in options.kwargs().items() if value is not None}
+            probe_kwargs = {"options": options}
         try:
             result = hyra_decompose(
                 model,
@@ -281,14 +289,11 @@ class HyRAMonitor(MonitorCallback):
                 **probe_kwargs,
             )
         except Exception as err:  # the model rejected the probe or the images: report once, switch off
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: the decomposition failed ({type(err).__name__}: {err})."
-                f" Training continues without it. To fix it, pass `size=` an odd probe size the model accepts"
-                f" (now {options.size}), `in_channels=`/`scale=` if they cannot be read from the model,"
-                " `submodule=` to analyse the SR network inside the LightningModule, or `images=` of a size"
-                " the model accepts.",
-                category=UserWarning,
+            self._disable(
+                f"the decomposition failed ({type(err).__name__}: {err})",
+                f"To fix it, pass `size=` an odd probe size the model accepts (now {options.size}),"
+                " `in_channels=`/`scale=` if they cannot be read from the model, `submodule=` to analyse the SR"
+                " network (LR -> SR) inside the LightningModule, or `images=` of a size the model accepts.",
             )
             return
         self.last_step = step
@@ -299,7 +304,7 @@ class HyRAMonitor(MonitorCallback):
         self._submit(
             trainer,
             step,
-            lambda: {f"hyra/{name}": value for name, value in host.scalars().items()},
+            lambda: {hyra_scalar(name): value for name, value in host.scalars().items()},
             (lambda: self._write_panels(host, step)) if self.log_images else None,
         )
 
@@ -308,14 +313,39 @@ class HyRAMonitor(MonitorCallback):
         from hyra_lightning.analysis import hyra_panel
         from hyra_lightning.callbacks.sinks.raster import image_to_array
 
+        columns = "LR, B+H(x), G(x), SR" + (", HR" if result.hr is not None else "")
+        caption = f"step {step}: columns {columns}; rows image, spectrum"
         for i in range(result.sr.shape[0]):
             panel = image_to_array(hyra_panel(result, i))
             for sink in self.sinks:
-                sink.log_image(f"hyra/sample_{i}", panel, step)
+                sink.log_image(hyra_sample(i), panel, step, caption=caption)
 
     @override
     def _warm_up(self) -> None:
         import hyra_lightning.analysis  # noqa: F401  (the display helpers the first panel needs)
+
+
+def _train_batches(trainer: pl.Trainer) -> int | None:
+    """Training batches fetched so far in ``fit`` (restored from a checkpoint), or ``None``."""
+    try:
+        return int(trainer.fit_loop.epoch_loop.batch_progress.total.ready)
+    except AttributeError:  # pragma: no cover - a Lightning without this progress
+        return None
+
+
+def _validation_pending(trainer: pl.Trainer) -> bool:
+    """Whether ``fit`` is between a training batch and the validation that follows it: a checkpoint written
+    now is resumed after that validation (Lightning skips it when it restarts), so it must count it."""
+    if trainer.state.fn != "fit" or not trainer.training or trainer.sanity_checking:
+        return False
+    epoch_loop = trainer.fit_loop.epoch_loop
+    should_check = getattr(epoch_loop, "_should_check_val_fx", None)
+    if should_check is None:  # pragma: no cover - a Lightning without this loop method
+        return False
+    try:
+        return bool(should_check(getattr(trainer.fit_loop, "_data_fetcher", None)))
+    except Exception:  # pragma: no cover - its signature or state differ in this Lightning version
+        return False
 
 
 def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:

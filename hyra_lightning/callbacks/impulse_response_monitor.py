@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback
-from hyra_lightning.callbacks._sink import (
-    ProbeOptions,
-    check_bool,
-    check_optional_positive_int,
-    check_positive_int,
-    check_probe_options,
-    new_figure,
-    resolve_model,
-)
+from hyra_lightning.callbacks._base import MonitorCallback, resolve_model
+from hyra_lightning.callbacks._figures import new_figure
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.checks import check_bool, check_int, check_str
+from hyra_lightning.options import ProbeMode
+from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,7 +40,8 @@ class ImpulseResponseMonitor(MonitorCallback):
     - ``impulse/response``: the luminance response ``g`` around its centre (``crop_radius`` LR pixels on each
       side) in a diverging colour map (zero at the middle colour, negative lobes in blue), enlarged ``zoom``
       times with nearest-neighbour interpolation;
-    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``;
+    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``, enlarged, with the LR Nyquist square
+      marked (:func:`~hyra_lightning.analysis.impulse_spectrum_image`);
     - ``impulse/profile``: a figure of the horizontal and vertical magnitude responses ``M_h``, ``M_v``
       against frequency (Nyquist units), with the LR Nyquist frequency ``1/s``, the ideal low-pass filter
       (dashed) and the 0.5 level that defines the cutoff (dotted).
@@ -121,7 +117,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         amplitude: float = 1.0,
         background: float = 0.0,
         baseline: bool = True,
-        mode: Literal["cross_channel", "paper"] = "cross_channel",
+        mode: ProbeMode = "cross_channel",
         scale: int | None = None,
         in_channels: int | None = None,
         extra: bool = False,
@@ -132,17 +128,16 @@ class ImpulseResponseMonitor(MonitorCallback):
         blocking: bool = False,
     ) -> None:
         super().__init__()
-        check_optional_positive_int("every_n_steps", every_n_steps)
+        check_int("every_n_steps", every_n_steps, optional=True)
         check_bool("blocking", blocking)
-        check_optional_positive_int("every_n_epochs", every_n_epochs)
+        check_int("every_n_epochs", every_n_epochs, optional=True)
         check_bool("log_on_train_start", log_on_train_start)
         check_bool("log_on_train_end", log_on_train_end)
         check_bool("extra", extra)
         check_bool("log_images", log_images)
-        check_positive_int("crop_radius", crop_radius)
-        check_positive_int("zoom", zoom)
-        if submodule is not None and (not isinstance(submodule, str) or not submodule):
-            raise ValueError(f"Expected `submodule` to be a non-empty string or None, got {submodule!r}.")
+        check_int("crop_radius", crop_radius)
+        check_int("zoom", zoom)
+        check_str("submodule", submodule, optional=True)
         if every_n_steps is None and every_n_epochs is None and not (log_on_train_start or log_on_train_end):
             raise ValueError(
                 "Expected at least one of `every_n_steps`, `every_n_epochs`, `log_on_train_start`,"
@@ -158,7 +153,6 @@ class ImpulseResponseMonitor(MonitorCallback):
             scale=scale,
             in_channels=in_channels,
         )
-        check_probe_options(self.probe_options)
         self.every_n_steps = every_n_steps
         self.every_n_epochs = every_n_epochs
         self.log_on_train_start = log_on_train_start
@@ -176,13 +170,12 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.last_step: int | None = None
         #: The probe options with ``scale`` resolved, as used by :attr:`last_response`.
         self.resolved_options: ProbeOptions | None = None
-        self.disabled = False
         self._last_epoch: int | None = None
         self._num_probes = 0
         self._restored = False
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {"probe": self.probe_options.kwargs(), "extra": self.extra, "submodule": self.submodule}
+        return {"probe": probe_key(self.probe_options), "extra": self.extra, "submodule": self.submodule}
 
     # ---------------------------------------------------------------------------------------------- hooks
 
@@ -233,19 +226,16 @@ class ImpulseResponseMonitor(MonitorCallback):
         from hyra_lightning.analysis import impulse_response
 
         model = resolve_model(pl_module, self.submodule)
-        options = self.probe_options.resolved(pl_module, model)
+        options = resolve_probe_options(self.probe_options, pl_module, model)
         try:
-            response = impulse_response(model, **options.kwargs(), extra=self.extra)
+            response = impulse_response(model, options=options.replace(extra=self.extra))
         except Exception as err:  # the model rejected the probe: report once, switch off, keep training
-            self.disabled = True
-            rank_zero_warn(
-                f"{type(self).__name__} is disabled: the model rejected the impulse probe of"
-                f" {options.size}x{options.size} LR pixels ({type(err).__name__}: {err})."
-                " Training continues without it. To fix it, pass `size=` an odd size the model accepts"
-                " (for example a multiple of its window size plus one, if it has no internal padding),"
-                " `in_channels=` if it cannot be read from the model, or `submodule=` to probe the SR"
-                " network inside the LightningModule.",
-                category=UserWarning,
+            self._disable(
+                f"the model rejected the impulse probe of {options.size}x{options.size} LR pixels"
+                f" ({type(err).__name__}: {err})",
+                "To fix it, pass `size=` an odd size the model accepts (for example a multiple of its window"
+                " size plus one, if it has no internal padding), `in_channels=` if it cannot be read from the"
+                " model, or `submodule=` to probe the SR network (LR -> SR) inside the LightningModule.",
             )
             return
         self.last_response = response
@@ -259,28 +249,31 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._submit(
             trainer,
             step,
-            lambda: {f"impulse/{name}": value for name, value in host.describe().as_dict().items()},
+            lambda: {impulse_scalar(name): value for name, value in host.describe().as_dict().items()},
             (lambda: self._write_media(host, step)) if self.log_images else None,
         )
 
     def _write_media(self, response: ImpulseResponse, step: int) -> None:
         """Images and figure of one probe (writer thread)."""
-        from hyra_lightning.analysis import impulse_response_image, log_magnitude_spectrum, magnitude_profiles
+        from hyra_lightning.analysis import impulse_response_image, impulse_spectrum_image, magnitude_profiles
         from hyra_lightning.callbacks.sinks.raster import figure_to_array, image_to_array
 
         images = {
-            "impulse/response": image_to_array(
+            IMPULSE_RESPONSE: image_to_array(
                 impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
             ),
-            "impulse/spectrum": image_to_array(log_magnitude_spectrum(response.luminance)),
+            IMPULSE_SPECTRUM: image_to_array(impulse_spectrum_image(response)),
         }
         freqs, m_h, m_v = magnitude_profiles(response)
-        images["impulse/profile"] = figure_to_array(
-            self._profile_figure(freqs, m_h, m_v, response.scale, step)
-        )
+        images[IMPULSE_PROFILE] = figure_to_array(self._profile_figure(freqs, m_h, m_v, response.scale, step))
+        captions = {
+            IMPULSE_RESPONSE: f"step {step}: response to one LR pixel (blue negative, red positive)",
+            IMPULSE_SPECTRUM: f"step {step}: log-magnitude spectrum, LR Nyquist square marked",
+            IMPULSE_PROFILE: f"step {step}: magnitude along the axes vs frequency",
+        }
         for sink in self.sinks:
             for tag, image in images.items():
-                sink.log_image(tag, image, step)
+                sink.log_image(tag, image, step, caption=captions[tag])
 
     def _profile_figure(
         self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int

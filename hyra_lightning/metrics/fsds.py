@@ -1,8 +1,11 @@
-"""The FSDS torchmetrics metric: dataset score, dataset frequency-similarity curve, plot and TensorBoard."""
+"""The FSDS torchmetrics metric: dataset score, dataset frequency-similarity curve and plot.
+
+Writing to a logger belongs to the callbacks layer: :func:`hyra_lightning.callbacks.log_fsds` logs a metric's
+``fsds/...`` tags to any Lightning logger, as :class:`~hyra_lightning.callbacks.FrequencySimilarityMonitor`
+does."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +28,7 @@ from hyra_lightning.functional.frequency_similarity import (
     frequency_bands,
 )
 from hyra_lightning.options import FSDSReference
+from hyra_lightning.tags import band_tag
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,16 +39,6 @@ __all__ = ["FSDS", "FrequencySpectrumDistributionSimilarity", "band_tag", "plot_
 
 if not _MATPLOTLIB_AVAILABLE:  # pragma: no cover - matplotlib is a dependency
     __doctest_skip__ = ["FrequencySpectrumDistributionSimilarity.plot", "plot_frequency_similarity"]
-
-
-def band_tag(index: int) -> str:
-    """Name of band ``index`` in logged tags: ``band_<kk>``, ``kk`` zero-padded to two digits.
-
-    Example:
-        >>> band_tag(3)
-        'band_03'
-    """
-    return f"band_{index:02d}"
 
 
 def plot_frequency_similarity(
@@ -359,55 +353,6 @@ class FrequencySpectrumDistributionSimilarity(Metric):
             _, ax = plt.subplots()
         fig, ax = plot_frequency_similarity(freqs, values, scale=scale, ax=ax)
         return fig, ax
-
-    def log_to_tensorboard(
-        self,
-        logger_or_writer: Any,
-        step: int,
-        tag: str = "fsds",
-        scalar_name: str = "val",
-        scale: int | None = None,
-    ) -> None:
-        """Write the dataset score, one scalar per band and the curve figure to TensorBoard.
-
-        Tags: ``<tag>/<scalar_name>`` (the score), ``<tag>/band_<kk>`` (``kk`` = band index, two digits) and
-        the figure ``<tag>/curve``. Non-finite values (NaN: nothing scored or an empty band; ``+inf``:
-        identical images) are not written as scalars, since TensorBoard cannot chart them.
-
-        The states are synchronised across processes on every rank (a collective in DDP: call this on every
-        rank, as Lightning does with its hooks); only global rank zero writes.
-
-        Args:
-            logger_or_writer: a :class:`torch.utils.tensorboard.SummaryWriter`, or anything with an
-                ``experiment`` that is one (such as Lightning's ``TensorBoardLogger``).
-            step: global step of the values.
-            tag: prefix of the tags.
-            scalar_name: name of the score under ``tag``.
-            scale: SR scale factor; when given, the figure marks the LR Nyquist frequency ``1 / scale``.
-
-        Raises:
-            TypeError: if ``logger_or_writer`` is neither a writer nor a logger with one.
-        """
-        writer = logger_or_writer
-        if not hasattr(writer, "add_scalar") and hasattr(writer, "experiment"):
-            writer = writer.experiment
-        if not (hasattr(writer, "add_scalar") and hasattr(writer, "add_figure")):
-            raise TypeError(
-                "Expected `logger_or_writer` to be a SummaryWriter or a logger whose `experiment` is one, got "
-                f"{type(logger_or_writer).__name__}."
-            )
-        score, curve = self._synced()
-        if _global_rank() != 0:
-            return
-        freqs = self.band_frequencies
-        values = [float(score), *curve.tolist()]
-        if math.isfinite(values[0]):
-            writer.add_scalar(f"{tag}/{scalar_name}", values[0], step)
-        for index, value in enumerate(values[1:]):
-            if math.isfinite(value):
-                writer.add_scalar(f"{tag}/{band_tag(index)}", value, step)
-        fig, _ = self.plot((freqs, curve), scale=scale)
-        writer.add_figure(f"{tag}/curve", fig, step, close=True)
 
 
 #: Short alias of :class:`FrequencySpectrumDistributionSimilarity`.

@@ -77,8 +77,12 @@ def test_unreadable_batch_warns_once_and_disables(tmp_path):
 
 def test_state_dict_round_trip():
     monitor = FrequencySimilarityMonitor()
-    monitor.last_step, monitor._layout_written = 12, True
+    monitor.last_step, monitor._layout_dirs = 12, {"logs/run/version_0"}
+    monitor.history = ([4, 12], [[30.0, 20.0], [31.0, float("nan")]])
+    monitor.bicubic_curve = torch.tensor([29.0, 15.0], dtype=torch.float64)
     other = FrequencySimilarityMonitor()
     other.load_state_dict(monitor.state_dict())
-    assert other.last_step == 12 and other._layout_written
+    assert other.last_step == 12 and other._layout_dirs == {"logs/run/version_0"}
+    assert other.history[0] == [4, 12] and other.history[1][0] == [30.0, 20.0]
+    assert torch.equal(other.bicubic_curve, monitor.bicubic_curve)
     assert monitor.state_key != FrequencySimilarityMonitor(reference="preds").state_key

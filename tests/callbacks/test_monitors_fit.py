@@ -95,7 +95,8 @@ def test_impulse_tags_and_steps(tb_run):
         assert image_steps(acc, tag) == [0, 2, 4, 6], tag
     # crop of 3 LR pixels = 6 HR pixels on each side of a half-pixel centre (12 pixels), enlarged 8 times
     assert {_png_size(e) for e in acc.Images("impulse/response")} == {(96, 96)}
-    assert {_png_size(e) for e in acc.Images("impulse/spectrum")} == {(33 * SCALE, 33 * SCALE)}
+    # the spectrum of 66 x 66 HR pixels enlarged x4 (at least 256 pixels), with the LR Nyquist square
+    assert {_png_size(e) for e in acc.Images("impulse/spectrum")} == {(4 * 33 * SCALE, 4 * 33 * SCALE)}
     assert {_png_size(e) for e in acc.Images("impulse/profile")} == {(500, 320)}
     assert irm.last_step == 6
 
@@ -252,8 +253,9 @@ def test_csv_logger_gets_scalars_and_png_files(tmp_path):
         "hyra/sample_0": [3, 6],
         "hyra/sample_1": [3, 6],
         "fsds/curve": [3, 6],
+        "fsds/band_map": [3, 6],
     }.items():
-        files = sorted((images / tag).iterdir())
+        files = sorted((images / tag).glob("*.png"))
         assert [f.name for f in files] == [f"{s:07d}.png" for s in tag_steps], tag
         with Image.open(files[-1]) as im:
             assert im.format == "PNG" and im.mode == "RGB" and im.width > 8 and im.height > 8

@@ -14,7 +14,7 @@ MONITORS = (ImpulseResponseMonitor, HyRAMonitor, FrequencySimilarityMonitor)
 
 
 def test_public_names():
-    assert set(callbacks_package.__all__) == {m.__name__ for m in MONITORS}
+    assert set(callbacks_package.__all__) == {m.__name__ for m in MONITORS} | {"log_fsds"}
     for monitor in MONITORS:
         assert getattr(callbacks_package, monitor.__name__) is monitor
 
@@ -50,5 +50,6 @@ def test_parsed_by_jsonargparse():
     assert built.impulse.every_n_steps == 50 and built.impulse.probe_options.mode == "paper"
     assert built.impulse.probe_options.amplitude == 0.02
     assert built.hyra.boundary == "reflect" and built.fsds.reference == "preds" and built.fsds.scale == 4
+    assert built.fsds.compare_bicubic and built.fsds.log_band_map
     with pytest.raises(Exception, match="mode"):
         parser.parse_args(["--impulse.mode=rgb"])

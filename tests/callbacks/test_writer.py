@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import time
 import warnings
@@ -11,7 +12,7 @@ from unittest import mock
 import numpy as np
 import pytest
 from lightning.pytorch import seed_everything
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from PIL import Image
 
 import hyra_lightning.analysis as analysis
@@ -128,21 +129,40 @@ def test_one_writer_per_process():
 # ------------------------------------------------------------------------------------------------ the sinks
 
 
-class WandbLogger(_ListLogger):
-    """Stands for lightning's WandbLogger (dispatch is by class name, wandb need not be installed)."""
-
-
-def test_sinks_for_dispatches_by_logger(tmp_path):
+def test_sinks_for_dispatches_by_logger(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
     tb = TensorBoardLogger(str(tmp_path), name="tb")
     csv = CSVLogger(str(tmp_path), name="csv")
     other = _ListLogger()
-    sinks = sinks_for([tb, csv, other, WandbLogger(str(tmp_path / "w"))], default_root=tmp_path / "root")
+    wandb_logger = WandbLogger(save_dir=str(tmp_path / "w"), offline=True)  # no run is started
+    mlflow_logger = MLFlowLogger(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")  # no store is opened
+    sinks = sinks_for([tb, csv, other, wandb_logger, mlflow_logger], default_root=tmp_path / "root")
     assert [type(s) for s in sinks[:3]] == [TensorBoardSink, ImageFileSink, ImageFileSink]
-    assert sinks[3].logger.name == "list"  # a W&B sink when issue's module exists, else PNG files
+    assert [type(s).__name__ for s in sinks[3:]] == [
+        "WandbSink" if importlib.util.find_spec("wandb") else "ImageFileSink",
+        "MLflowSink" if importlib.util.find_spec("mlflow") else "ImageFileSink",
+    ]
+    assert [s.logger for s in sinks] == [tb, csv, other, wandb_logger, mlflow_logger]
     assert sinks[1].directory == Path(csv.log_dir) / "images"
     assert sinks[2].directory == tmp_path / "root" / "images"
     with pytest.raises(ValueError, match="`root`"):
         ImageFileSink(other)
+
+
+def test_sinks_for_falls_back_to_png_files_without_the_package(tmp_path, monkeypatch):
+    """A WandbLogger or MLFlowLogger whose package is missing gets PNG files, and nothing breaks."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        return None if name in ("wandb", "mlflow") else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    loggers = [
+        WandbLogger(save_dir=str(tmp_path / "w"), offline=True),
+        MLFlowLogger(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}"),
+    ]
+    sinks = sinks_for(loggers, default_root=tmp_path)
+    assert [type(s) for s in sinks] == [ImageFileSink, ImageFileSink]
 
 
 def test_image_file_sink_writes_pngs(tmp_path):
@@ -242,7 +262,7 @@ def test_blocking_and_background_modes_write_the_same_events(tmp_path):
     tags = {kind: sorted(names) for kind, names in background.Tags().items() if isinstance(names, list)}
     other = {kind: sorted(names) for kind, names in blocking.Tags().items() if isinstance(names, list)}
     assert tags == other
-    assert len(tags["images"]) == 3 + 2 + 1
+    assert len(tags["images"]) == 3 + 2 + 2  # impulse, two HyRA panels, FSDS curve and band map
     for tag in tags["scalars"]:
         got = [(e.step, e.value) for e in background.Scalars(tag)]
         assert got == [(e.step, e.value) for e in blocking.Scalars(tag)], tag

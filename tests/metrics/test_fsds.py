@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
 import pickle
 import socket
@@ -13,7 +12,6 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
-from lightning_utilities.core.rank_zero import rank_zero_only
 
 import hyra_lightning
 from hyra_lightning.functional import frequency_bands, frequency_similarity_curve, fsds
@@ -263,91 +261,9 @@ def test_plot_named_curves_beside_each_other():
 # --------------------------------------------------------------------------------------------------------
 
 
-def _read_events(log_dir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
-    acc.Reload()
-    return acc
-
-
-def test_log_to_tensorboard_round_trip(tmp_path):
-    from torch.utils.tensorboard import SummaryWriter
-
-    preds, target = random_pair((2, 3, 32, 32))
-    metric = FSDS(num_bands=4)
-    metric.update(preds, target)
-    writer = SummaryWriter(log_dir=str(tmp_path))
-    metric.log_to_tensorboard(writer, step=7, scale=2)
-    writer.close()
-    acc = _read_events(tmp_path)
-    scalars = set(acc.Tags()["scalars"])
-    assert scalars == {"fsds/val", "fsds/band_00", "fsds/band_01", "fsds/band_02", "fsds/band_03"}
-    assert acc.Tags()["images"] == ["fsds/curve"]
-    (event,) = acc.Scalars("fsds/val")
-    assert event.step == 7 and event.value == pytest.approx(metric.compute().item(), rel=1e-6)
-    (band,) = acc.Scalars("fsds/band_02")
-    assert band.value == pytest.approx(metric.compute_curve()[1][2].item(), rel=1e-6)
-
-
-def test_log_to_tensorboard_through_a_lightning_logger_and_custom_tags(tmp_path):
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    preds, target = random_pair((2, 3, 16, 16))
-    metric = FSDS(num_bands=2)
-    metric.update(preds, target)
-    logger = TensorBoardLogger(save_dir=str(tmp_path), name="run", version=0)
-    metric.log_to_tensorboard(logger, step=1, tag="val_fsds", scalar_name="score")
-    logger.experiment.flush()
-    acc = _read_events(logger.log_dir)
-    assert set(acc.Tags()["scalars"]) == {"val_fsds/score", "val_fsds/band_00", "val_fsds/band_01"}
-    assert acc.Tags()["images"] == ["val_fsds/curve"]
-
-
-class _RecordingWriter:
-    def __init__(self):
-        self.calls = []
-
-    def add_scalar(self, tag, value, step):
-        self.calls.append(("scalar", tag, value, step))
-
-    def add_figure(self, tag, figure, step, close=True):
-        self.calls.append(("figure", tag, None, step))
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
-
-
-def test_log_to_tensorboard_skips_non_finite_values():
-    preds, target = random_pair((1, 1, 4, 4))
-    metric = FSDS(num_bands=64)
-    metric.update(preds, target)
-    writer = _RecordingWriter()
-    metric.log_to_tensorboard(writer, step=3)
-    tags = [c[1] for c in writer.calls]
-    assert "fsds/val" in tags and "fsds/curve" in tags
-    written = [c for c in writer.calls if c[0] == "scalar"]
-    assert all(math.isfinite(c[2]) for c in written)
-    assert len(written) - 1 == int(torch.isfinite(metric.compute_curve()[1]).sum())
-
-
-def test_log_to_tensorboard_is_a_no_op_on_other_ranks(monkeypatch):
-    preds, target = random_pair((1, 3, 16, 16))
-    metric = FSDS(num_bands=2)
-    metric.update(preds, target)
-    writer = _RecordingWriter()
-    monkeypatch.setattr(rank_zero_only, "rank", 1, raising=False)
-    metric.log_to_tensorboard(writer, step=0)
-    assert writer.calls == []
-    monkeypatch.setattr(rank_zero_only, "rank", 0, raising=False)
-    metric.log_to_tensorboard(writer, step=0)
-    assert len(writer.calls) == 4
-
-
-def test_log_to_tensorboard_rejects_other_objects():
-    metric = FSDS()
-    with pytest.raises(TypeError, match=r"`logger_or_writer`.*object"):
-        metric.log_to_tensorboard(object(), step=0)
+def test_the_metric_is_thin():
+    """Writing to loggers belongs to the callbacks (`hyra_lightning.callbacks.log_fsds`), not to the metric."""
+    assert not hasattr(FSDS, "log_to_tensorboard")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -376,10 +292,16 @@ def _ddp_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
                 metric.update(preds[index : index + 1], target[index : index + 1])
         score = metric.compute()
         _, curve = metric.compute_curve()
-        writer = _RecordingWriter()
-        metric.log_to_tensorboard(writer, step=0)  # a collective: every rank calls it, rank 0 writes
+        from lightning.pytorch.loggers import CSVLogger
+
+        from hyra_lightning.callbacks import log_fsds
+
+        logger = CSVLogger(os.path.join(out_dir, f"logs{rank}"))
+        calls: list = []
+        logger.log_metrics = lambda metrics, step=None: calls.append(dict(metrics))  # type: ignore[method-assign]
+        log_fsds(metric, logger, step=0)  # a collective: every rank calls it, rank 0 writes
         torch.save(
-            {"score": score, "curve": curve, "local_total": metric.total, "calls": writer.calls},
+            {"score": score, "curve": curve, "local_total": metric.total, "calls": calls},
             os.path.join(out_dir, f"rank{rank}.pt"),
         )
     finally:
@@ -402,8 +324,11 @@ def test_ddp_sync_equals_single_process(tmp_path):
         torch.testing.assert_close(result["score"], single.compute())
         torch.testing.assert_close(result["curve"], single.compute_curve()[1])
         assert result["local_total"] in (2, 3)  # states are restored after the sync
-    assert len(torch.load(tmp_path / "rank0.pt")["calls"]) == 1 + 5 + 1
+    (logged,) = torch.load(tmp_path / "rank0.pt")["calls"]
+    assert len(logged) == 1 + 5 and logged["fsds/val"] == pytest.approx(single.compute().item(), rel=1e-6)
+    assert list((tmp_path / "logs0").rglob("0000000.png"))  # the curve, as a PNG file beside the CSV
     assert torch.load(tmp_path / "rank1.pt")["calls"] == []
+    assert not (tmp_path / "logs1").exists() or not list((tmp_path / "logs1").rglob("*.png"))
 
 
 def test_update_reads_nothing_back_to_the_host(monkeypatch):

@@ -19,10 +19,11 @@ logger gets an :class:`ImageFileSink`.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Iterable
 
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 
 from hyra_lightning.callbacks.sinks.base import Sink
 from hyra_lightning.callbacks.sinks.files import ImageFileSink
@@ -30,25 +31,26 @@ from hyra_lightning.callbacks.sinks.tensorboard import TensorBoardSink
 
 __all__ = ["ImageFileSink", "Sink", "TensorBoardSink", "sinks_for"]
 
-#: Logger class name -> (module, class) of its sink, imported on first use.
-_LAZY_SINKS: dict[str, tuple[str, str]] = {
-    "WandbLogger": ("hyra_lightning.callbacks.sinks.wandb", "WandbSink"),
-    "MLFlowLogger": ("hyra_lightning.callbacks.sinks.mlflow", "MLflowSink"),
-}
+#: Logger class -> (package it needs, module, class) of its sink, imported on first use (Lightning's logger
+#: classes import without wandb/mlflow; their sinks need them).
+_LAZY_SINKS: tuple[tuple[type[Logger], str, str, str], ...] = (
+    (WandbLogger, "wandb", "hyra_lightning.callbacks.sinks.wandb", "WandbSink"),
+    (MLFlowLogger, "mlflow", "hyra_lightning.callbacks.sinks.mlflow", "MLflowSink"),
+)
 
 
 def _lazy_sink(logger: Logger) -> type[Sink] | None:
-    for cls in type(logger).__mro__:
-        target = _LAZY_SINKS.get(cls.__name__)
-        if target is None:
+    """The sink class of a W&B or MLflow logger, or ``None`` (other loggers, or the package is missing)."""
+    for logger_class, package, module_name, class_name in _LAZY_SINKS:
+        if not isinstance(logger, logger_class):
             continue
-        module_name, class_name = target
+        if importlib.util.find_spec(package) is None:
+            return None
         try:
             module = importlib.import_module(module_name)
         except ImportError:
             return None
-        sink = getattr(module, class_name, None)
-        return sink if isinstance(sink, type) and issubclass(sink, Sink) else None
+        return getattr(module, class_name)
     return None
 
 

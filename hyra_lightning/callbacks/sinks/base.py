@@ -30,6 +30,12 @@ class Sink:
     def __init__(self, logger: Logger) -> None:
         self.logger = logger
 
+    @property
+    def location(self) -> str | None:
+        """Where this sink writes a layout (a log directory), or ``None`` for a sink that keeps no layout: a
+        monitor writes its layout once per location."""
+        return None
+
     def log_image(self, tag: str, image: np.ndarray, step: int, caption: str | None = None) -> None:
         """Write ``image`` (``H x W x 3`` ``uint8``) as ``tag`` at ``step``, with an optional caption."""
         raise NotImplementedError

@@ -30,6 +30,14 @@ class TensorBoardSink(Sink):
         super().__init__(logger)
         self.writer = logger.experiment
 
+    @property
+    def location(self) -> str | None:
+        """The event files' directory (``SummaryWriter.log_dir``)."""
+        log_dir = getattr(self.writer, "log_dir", None)
+        if log_dir is None and hasattr(self.writer, "get_logdir"):
+            log_dir = self.writer.get_logdir()
+        return None if log_dir is None else str(log_dir)
+
     def log_image(self, tag: str, image: np.ndarray, step: int, caption: str | None = None) -> None:
         """Write ``image`` (``H x W x 3`` ``uint8``) as the image ``tag`` at ``step``."""
         self.writer.add_image(tag, image, global_step=step, dataformats="HWC")

@@ -1,4 +1,4 @@
-"""The monitors' shared plumbing: batch reading, outputs, figures, precision wrapper, argument checks."""
+"""The monitors' shared plumbing (batch.py, _base, _figures, _precision, _probe): batch reading, outputs, figures, precision wrapper, argument checks."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from hyra_lightning.callbacks._sink import (
-    PrecisionForward,
-    ProbeOptions,
-    check_probe_options,
-    detach_copy,
-    discover_scale,
-    new_figure,
-    preds_target_from_outputs,
-    render_figure,
-    resolve_model,
-    split_batch,
-)
+from hyra_lightning.batch import preds_target_from_outputs, split_batch
+from hyra_lightning.callbacks._base import detach_copy, discover_scale, resolve_model
+from hyra_lightning.callbacks._figures import new_figure, render_figure
+from hyra_lightning.callbacks._precision import PrecisionForward
+from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
 from tests.callbacks.helpers import SRModule
 
 LR = torch.rand(2, 3, 8, 8)
@@ -66,7 +59,11 @@ def test_split_batch_errors(batch, match):
 
 def test_preds_target_from_outputs():
     assert preds_target_from_outputs({"preds": HR, "target": HR})[0] is HR
-    assert preds_target_from_outputs((HR, LR)) == (HR, LR)
+    assert preds_target_from_outputs((HR, HR * 0.5))[0] is HR
+    # not an (SR, HR) pair of image batches of one shape: (loss, sr), images of two sizes
+    assert preds_target_from_outputs((torch.tensor(0.3), HR)) is None
+    assert preds_target_from_outputs((HR, LR)) is None
+    assert preds_target_from_outputs({"preds": HR, "target": LR}) is None
     assert preds_target_from_outputs(None) is None
     assert preds_target_from_outputs(torch.tensor(1.0)) is None
     assert preds_target_from_outputs({"loss": torch.tensor(1.0)}) is None
@@ -136,6 +133,21 @@ def test_precision_forward_uses_trainer_context(precision, dtype):
         ({"in_channels": True}, "`in_channels`"),
     ],
 )
-def test_check_probe_options(options, match):
+def test_probe_options_are_checked_by_the_analysis_layer(options, match):
     with pytest.raises(ValueError, match=match):
-        check_probe_options(ProbeOptions(**options))
+        ProbeOptions(**options)
+
+
+def test_probe_options_resolve_the_scale_and_keep_their_checkpoint_key():
+    module = SRModule()
+    options = ProbeOptions(size=9)
+    assert resolve_probe_options(options, module, module.net) == options.replace(scale=2)
+    assert probe_key(options) == {
+        "size": 9,
+        "amplitude": 1.0,
+        "background": 0.0,
+        "baseline": True,
+        "mode": "cross_channel",
+        "scale": None,
+        "in_channels": None,
+    }
