@@ -152,6 +152,8 @@ class HyRAMonitor(MonitorCallback):
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
         self._val_runs = 0
         self._validated_batch: int | None = None
+        # training batches at a checkpoint that counted the validation still to come (see on_save_checkpoint)
+        self._counted_ahead_at: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {
@@ -196,8 +198,15 @@ class HyRAMonitor(MonitorCallback):
             return
         fitting = trainer.state.fn == "fit"
         if fitting:
+            batches = _train_batches(trainer)
+            counted_ahead, self._counted_ahead_at = self._counted_ahead_at, None
+            if counted_ahead is not None and batches == counted_ahead:
+                # Lightning before 2.6 runs again, after a resume, the validation that the checkpoint was
+                # written just before: it is already counted (and was analysed by the interrupted fit)
+                self._validated_batch = batches
+                return
             self._val_runs += 1
-            self._validated_batch = _train_batches(trainer)
+            self._validated_batch = batches
             if self._val_runs % self.every_n_epochs != 0:
                 return
         self._analyse(trainer, pl_module)
@@ -222,11 +231,13 @@ class HyRAMonitor(MonitorCallback):
             and _validation_pending(trainer)
         ):
             state["val_runs"] = self._val_runs + 1
+            state["counted_ahead_at"] = _train_batches(trainer)
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.last_step = state_dict.get("last_step")
         self._val_runs = int(state_dict.get("val_runs", 0))
+        self._counted_ahead_at = state_dict.get("counted_ahead_at")
         if not self._user_images and state_dict.get("lr") is not None:
             self._lr = detach_copy(state_dict["lr"])
             hr = state_dict.get("hr")
