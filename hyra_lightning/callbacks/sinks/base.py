@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 from lightning.pytorch.loggers import Logger
 from matplotlib.figure import Figure
 
-__all__ = ["Sink"]
+__all__ = ["Sink", "check_logger"]
 
 
 class Sink:
@@ -66,3 +67,21 @@ class Sink:
 
     def flush(self) -> None:
         """Make everything written so far durable (called at the end of ``fit``/``validate``/``test``)."""
+
+
+def check_logger(owner: str, logger: Logger, logger_class: type[Logger], package: str, extra: str) -> None:
+    """Raise unless ``logger`` is a ``logger_class`` and ``package`` is installed (for the sinks of optional loggers).
+
+    Raises:
+        TypeError: naming the expected logger class.
+        ModuleNotFoundError: naming the package and the extra that installs it.
+    """
+    name = logger_class.__name__
+    if not isinstance(logger, logger_class):
+        article = "an" if name.startswith(("A", "E", "I", "O", "U", "ML")) else "a"  # "an MLFlowLogger"
+        raise TypeError(f"Expected `logger` to be {article} {name}, got {type(logger).__name__}.")
+    if importlib.util.find_spec(package) is None:
+        raise ModuleNotFoundError(
+            f"{owner} needs the `{package}` package: `pip install hyra-lightning[{extra}]` (or"
+            f" `pip install {package}`)."
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
 from collections.abc import Mapping
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 from lightning.pytorch.loggers import MLFlowLogger
 
-from hyra_lightning.callbacks.sinks.base import Sink
+from hyra_lightning.callbacks.sinks.base import Sink, check_logger
 from hyra_lightning.callbacks.sinks.raster import check_rgb_uint8
 
 __all__ = ["MLflowSink", "curve_artifact", "image_artifact"]
@@ -77,13 +76,7 @@ class MLflowSink(Sink):
     logger: MLFlowLogger
 
     def __init__(self, logger: MLFlowLogger) -> None:
-        if not isinstance(logger, MLFlowLogger):
-            raise TypeError(f"Expected `logger` to be an MLFlowLogger, got {type(logger).__name__}.")
-        if importlib.util.find_spec("mlflow") is None:
-            raise ModuleNotFoundError(
-                "MLflowSink needs the `mlflow` package: `pip install hyra-lightning[mlflow]` (or"
-                " `pip install mlflow`)."
-            )
+        check_logger("MLflowSink", logger, MLFlowLogger, "mlflow", "mlflow")
         super().__init__(logger)
 
     def _key(self, tag: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Mapping
 
 import numpy as np
 from lightning.pytorch.loggers import WandbLogger
 
-from hyra_lightning.callbacks.sinks.base import Sink
+from hyra_lightning.callbacks.sinks.base import Sink, check_logger
 from hyra_lightning.callbacks.sinks.raster import check_rgb_uint8
 
 __all__ = ["WandbSink", "curve_key"]
@@ -53,12 +52,7 @@ class WandbSink(Sink):
     logger: WandbLogger
 
     def __init__(self, logger: WandbLogger) -> None:
-        if not isinstance(logger, WandbLogger):
-            raise TypeError(f"Expected `logger` to be a WandbLogger, got {type(logger).__name__}.")
-        if importlib.util.find_spec("wandb") is None:
-            raise ModuleNotFoundError(
-                "WandbSink needs the `wandb` package: `pip install hyra-lightning[wandb]` (or `pip install wandb`)."
-            )
+        check_logger("WandbSink", logger, WandbLogger, "wandb", "wandb")
         super().__init__(logger)
 
     def log_image(self, tag: str, image: np.ndarray, step: int, caption: str | None = None) -> None:
