@@ -111,20 +111,18 @@ def _torchvision_release(torch_version: str) -> str | None:
 
 
 def _install_advice() -> str:
-    """What installing the ``zoo`` extra does, and what to run instead on each kind of machine."""
+    """What installing the ``zoo`` extra does here, and what to run instead on each kind of machine."""
     release = torch.__version__.split("+")[0]
     vision = _torchvision_release(torch.__version__)
     pair = f"torch=={release} torchvision=={vision}.*" if vision else f"torch=={release} torchvision"
     build = "a CPU build" if torch.version.cuda is None else f"a CUDA {torch.version.cuda} build"
     return (
-        f"spandrel needs torchvision, and torchvision only loads beside the torch it was built for (same"
-        f" release pair, same CPU or CUDA build); this torch is {torch.__version__}, {build}. {_ZOO_HINT} alone"
-        " takes the newest torchvision, which requires the newest torch: on Linux pip then replaces the"
-        " installed torch with PyPI's CUDA build (several GB), and PyPI's torchvision does not load beside a"
-        " CPU build of torch. Install the torch and torchvision pair first, then the extra. On a CPU-only Linux"
-        f" machine: `pip install {pair} --index-url {_CPU_INDEX}`, then `{_ZOO_HINT}`. On a GPU machine: install"
-        " the torch and torchvision pair of the CUDA build you want (e.g. `pip install torch torchvision` from"
-        f" one index), then `{_ZOO_HINT}`."
+        f"this torch is {torch.__version__}, {build}. `{_ZOO_HINT}` alone takes the newest torchvision, which"
+        " requires the newest torch: on Linux pip then replaces the installed torch with PyPI's CUDA build"
+        " (several GB), and PyPI's torchvision does not load beside a CPU build of torch. Install the torch and"
+        f" torchvision pair first, then the extra. On a CPU-only Linux machine: `pip install {pair} --index-url"
+        f" {_CPU_INDEX}`, then `{_ZOO_HINT}`. On a GPU machine: install the torch and torchvision pair of the"
+        f" CUDA build you want (both from one index, e.g. `pip install torch torchvision`), then `{_ZOO_HINT}`."
     )
 
 
@@ -133,15 +131,24 @@ def _import_spandrel() -> Any:
     try:
         return importlib.import_module("spandrel")
     except Exception as err:  # ImportError, or a torchvision that was built for another torch
-        if isinstance(err, ImportError) and (
-            err.name == "spandrel" or (err.name is None and "No module named 'spandrel'" in str(err))
+        missing = err.name if isinstance(err, ModuleNotFoundError) else None
+        if missing == "spandrel" or (
+            isinstance(err, ImportError) and err.name is None and "No module named 'spandrel'" in str(err)
         ):
             raise ModelLoadError(
-                f"Loading published checkpoints needs spandrel, which is not installed ({err}). {_install_advice()}"
+                f"Loading published checkpoints needs spandrel, which is not installed ({err}). spandrel needs"
+                " torchvision, which only loads beside the torch it was built for (same release pair, same CPU or"
+                f" CUDA build); {_install_advice()}"
+            ) from err
+        if missing and missing.split(".")[0] not in ("torch", "torchvision"):
+            raise ModelLoadError(
+                f"spandrel is installed but could not be imported: its dependency {missing!r} is missing ({err})."
+                f" Install it: `pip install {missing.split('.')[0]}`."
             ) from err
         raise ModelLoadError(
             f"spandrel is installed but could not be imported: {type(err).__name__}: {err}. spandrel needs a"
-            f" torchvision built for the installed torch. {_install_advice()}"
+            " torchvision built for the installed torch (same release pair, same CPU or CUDA build);"
+            f" {_install_advice()}"
         ) from err
 
 

@@ -274,3 +274,9 @@ def test_a_torchvision_that_does_not_fit_torch_says_what_to_run(monkeypatch, err
         zoo.spandrel_architectures()
     assert str(error) in str(exc.value)
     _assert_says_what_to_run(str(exc.value))
+
+
+def test_a_missing_dependency_of_spandrel_is_named(monkeypatch):
+    _failing_import(monkeypatch, ModuleNotFoundError("No module named 'einops'", name="einops"))
+    with pytest.raises(ModelLoadError, match=r"its dependency 'einops' is missing.*`pip install einops`"):
+        zoo.spandrel_architectures()
