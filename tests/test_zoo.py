@@ -280,3 +280,18 @@ def test_a_missing_dependency_of_spandrel_is_named(monkeypatch):
     _failing_import(monkeypatch, ModuleNotFoundError("No module named 'einops'", name="einops"))
     with pytest.raises(ModelLoadError, match=r"its dependency 'einops' is missing.*`pip install einops`"):
         zoo.spandrel_architectures()
+
+
+def test_a_network_class_that_is_not_a_module_leaves_the_other_models_their_report(tmp_path, capsys):
+    from PIL import Image
+
+    image = tmp_path / "flat.png"
+    Image.new("RGB", (24, 24), (120, 60, 200)).save(image)
+    path = _checkpoint(tmp_path / "dict.ckpt", {"class_path": "collections.OrderedDict", "init_args": {}})
+    out = tmp_path / "report"
+    args = [str(path), "bicubic", "--scale", "2", "--trust-module", "collections", "--images", str(image)]
+    assert analyze_main([*args, "--size", "5", "--out", str(out), "--no-progress"]) == 1
+    broken, bicubic = json.loads((out / "report.json").read_text())["models"]
+    assert "'collections.OrderedDict', which is not a torch.nn.Module subclass" in broken["error"]
+    assert bicubic["error"] is None and bicubic["descriptors"]["dc_gain"] == pytest.approx(1.0, abs=1e-6)
+    assert "error: dict:" in capsys.readouterr().err
