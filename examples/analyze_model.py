@@ -38,7 +38,7 @@ def _load_edsr(ckpt: Path, scale: int, n_resblocks: int, n_feats: int) -> EDSR:
         init = cfg["model"]["model"]["init_args"]
         scale, n_resblocks, n_feats = init["scale"], init.get("n_resblocks", 16), init.get("n_feats", 64)
     model = EDSR(scale=scale, n_resblocks=n_resblocks, n_feats=n_feats)
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]  # tensors only, no code
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
     return model.eval()
 

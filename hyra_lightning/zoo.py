@@ -12,12 +12,23 @@ This is the one place that knows where a network comes from; everything downstre
   (ESRGAN, Real-ESRGAN, SwinIR, HAT, RCAN, SPAN, ...), detected from its state dict by spandrel, including
   the ``params`` / ``params_ema`` wrappers of BasicSR files. spandrel is the optional extra
   ``pip install "hyra-lightning[zoo]"``.
+
+Reading a file never runs code from it. Pickled files are read with ``torch.load(weights_only=True)`` (tensors
+and plain containers only; TorchScript archives, which hold code, are refused), ``.safetensors`` files hold
+tensors only, and spandrel builds its own architecture classes from the tensors. The one name a checkpoint
+gives, the class path of a ``hyra-lightning fit`` network, is checked on the string before anything is
+imported: it must lie under :data:`TRUSTED_MODULES` or a module prefix the caller trusts
+(``trust_modules=`` / ``--trust-module``), name a ``torch.nn.Module`` subclass, and take plain data as
+arguments.
 """
 
 from __future__ import annotations
 
 import importlib
+import keyword
 import math
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +43,10 @@ from hyra_lightning.options import ModelKind
 __all__ = [
     "CHECKPOINT_SUFFIXES",
     "REFERENCES",
+    "TRUSTED_MODULES",
     "LoadedModel",
     "ModelLoadError",
+    "check_trust_modules",
     "load_model",
     "spandrel_architectures",
 ]
@@ -44,8 +57,13 @@ CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt", ".safetensors")
 #: Names of the built-in reference upsamplers.
 REFERENCES: tuple[str, ...] = ("bicubic", "sinc")
 
+#: Module prefixes whose ``torch.nn.Module`` classes a checkpoint may name without ``--trust-module``:
+#: this package's networks and spandrel's architectures.
+TRUSTED_MODULES: tuple[str, ...] = ("hyra_lightning.models", "spandrel.architectures")
 
 _ZOO_HINT = 'pip install "hyra-lightning[zoo]"'
+_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+_MAX_DEPTH = 32
 
 
 class ModelLoadError(ValueError):
@@ -81,20 +99,56 @@ class LoadedModel:
 # ------------------------------------------------------------------------------------------- spandrel
 
 
+def _torchvision_release(torch_version: str) -> str | None:
+    """The torchvision release made for a torch release (``"2.13.0+cpu"`` -> ``"0.28"``), None if unknown.
+
+    torchvision 0.15 came with torch 2.0 and each torch 2.N with torchvision 0.(N + 15) since.
+    """
+    parts = torch_version.split("+")[0].split(".")
+    if len(parts) < 2 or parts[0] != "2" or not parts[1].isdigit():
+        return None
+    return f"0.{int(parts[1]) + 15}"
+
+
+def _install_advice() -> str:
+    """What installing the ``zoo`` extra does here, and what to run instead on each kind of machine."""
+    release = torch.__version__.split("+")[0]
+    vision = _torchvision_release(torch.__version__)
+    pair = f"torch=={release} torchvision=={vision}.*" if vision else f"torch=={release} torchvision"
+    build = "a CPU build" if torch.version.cuda is None else f"a CUDA {torch.version.cuda} build"
+    return (
+        f"this torch is {torch.__version__}, {build}. `{_ZOO_HINT}` alone takes the newest torchvision, which"
+        " requires the newest torch: on Linux pip then replaces the installed torch with PyPI's CUDA build"
+        " (several GB), and PyPI's torchvision does not load beside a CPU build of torch. Install the torch and"
+        f" torchvision pair first, then the extra. On a CPU-only Linux machine: `pip install {pair} --index-url"
+        f" {_CPU_INDEX}`, then `{_ZOO_HINT}`. On a GPU machine: install the torch and torchvision pair of the"
+        f" CUDA build you want (both from one index, e.g. `pip install torch torchvision`), then `{_ZOO_HINT}`."
+    )
+
+
 def _import_spandrel() -> Any:
-    """Import spandrel, or raise :class:`ModelLoadError` saying how to install it."""
+    """Import spandrel, or raise :class:`ModelLoadError` saying what to install on this kind of machine."""
     try:
         return importlib.import_module("spandrel")
-    except ImportError as err:
-        raise ModelLoadError(
-            f"Loading published checkpoints needs spandrel, which is not installed ({err}). Install the"
-            f" optional extra: {_ZOO_HINT}"
-        ) from err
-    except Exception as err:  # e.g. a torchvision build that does not match torch
+    except Exception as err:  # ImportError, or a torchvision that was built for another torch
+        missing = err.name if isinstance(err, ModuleNotFoundError) else None
+        if missing == "spandrel" or (
+            isinstance(err, ImportError) and err.name is None and "No module named 'spandrel'" in str(err)
+        ):
+            raise ModelLoadError(
+                f"Loading published checkpoints needs spandrel, which is not installed ({err}). spandrel needs"
+                " torchvision, which only loads beside the torch it was built for (same release pair, same CPU or"
+                f" CUDA build); {_install_advice()}"
+            ) from err
+        if missing and missing.split(".")[0] not in ("torch", "torchvision"):
+            raise ModelLoadError(
+                f"spandrel is installed but could not be imported: its dependency {missing!r} is missing ({err})."
+                f" Install it: `pip install {missing.split('.')[0]}`."
+            ) from err
         raise ModelLoadError(
             f"spandrel is installed but could not be imported: {type(err).__name__}: {err}. spandrel needs a"
-            " torchvision built for the installed torch (same release pair, same CPU/CUDA build); reinstall"
-            f" torch and torchvision together, then {_ZOO_HINT}"
+            " torchvision built for the installed torch (same release pair, same CPU or CUDA build);"
+            f" {_install_advice()}"
         ) from err
 
 
@@ -234,25 +288,161 @@ def _network_spec(path: Path, hparams: dict[str, Any]) -> tuple[dict[str, Any], 
     )
 
 
-def _load_module_checkpoint(path: Path, ckpt: dict[str, Any], device: torch.device) -> LoadedModel:
-    hparams = ckpt["hyper_parameters"]
-    spec, found_in = _network_spec(path, hparams)
+def _is_dotted_name(text: str) -> bool:
+    """``a.b.C``: identifiers joined by dots, no keyword, no dunder part (``os.__dict__``)."""
+    parts = text.split(".")
+    return all(
+        p.isidentifier() and not keyword.iskeyword(p) and not (p.startswith("__") and p.endswith("__"))
+        for p in parts
+    )
+
+
+def check_trust_modules(trust_modules: Sequence[str] | None) -> tuple[str, ...]:
+    """Validate the module prefixes a caller trusts (``--trust-module``) and return them as a tuple.
+
+    Args:
+        trust_modules: dotted module paths such as ``"mypkg.models"``; ``None`` for none.
+
+    Returns:
+        The prefixes, in order.
+
+    Raises:
+        ValueError: for a prefix that is not a dotted module path.
+
+    Example:
+        >>> check_trust_modules(["mypkg.models"])
+        ('mypkg.models',)
+    """
+    prefixes = tuple(trust_modules or ())
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not _is_dotted_name(prefix):
+            raise ValueError(
+                f"`--trust-module` expects a dotted module path such as `mypkg.models`, got {prefix!r}."
+            )
+    return prefixes
+
+
+def _is_trusted(class_path: str, prefixes: Sequence[str]) -> bool:
+    """Whether ``class_path`` lies under one of ``prefixes``, on module boundaries.
+
+    ``mypkg.models`` trusts ``mypkg.models.X`` and ``mypkg.models.sub.Y``, not ``mypkg.modelsevil.X``.
+    """
+    return any(class_path == p or class_path.startswith(p + ".") for p in prefixes)
+
+
+def _check_spec(spec: Any, trusted: Sequence[str], where: str, depth: int = 0) -> None:
+    """Check a ``{"class_path", "init_args"}`` spec on its strings alone: nothing is imported or called.
+
+    The class path must be a dotted name under a trusted prefix; the arguments plain data (None, bool, int,
+    float, str, lists, tuples and dicts with string keys of those) or nested specs that pass the same check.
+    """
+    class_path = spec.get("class_path")
+    if not isinstance(class_path, str) or "." not in class_path or not _is_dotted_name(class_path):
+        raise ModelLoadError(
+            f"{where} names the network class {class_path!r}, which is not a dotted class path"
+            " (`package.module.Class`)."
+        )
+    if not _is_trusted(class_path, trusted):
+        module = class_path.rpartition(".")[0]
+        raise ModelLoadError(
+            f"{where} names the network class {class_path!r}, which is not trusted: reading a checkpoint only"
+            f" builds torch.nn.Module classes from {', '.join(TRUSTED_MODULES)} and from the module prefixes"
+            " given with `--trust-module`, and imports or runs nothing else. If you trust the code of"
+            f" {module!r} (it will be imported and the class built), pass `--trust-module {module}` (in Python:"
+            f" `load_model(path, trust_modules=[{module!r}])`)."
+        )
+    init_args = spec.get("init_args")
+    if init_args is None:
+        return
+    if not isinstance(init_args, dict):
+        raise ModelLoadError(
+            f"{where}: the init_args of {class_path!r} must be a mapping of argument names to plain data, got a"
+            f" {type(init_args).__name__}."
+        )
+    for name, value in init_args.items():
+        _check_plain(value, trusted, where, f"init_args of {class_path!r}, argument {name!r}", depth + 1)
+
+
+def _check_plain(value: Any, trusted: Sequence[str], where: str, what: str, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise ModelLoadError(f"{where}: the {what} is nested more than {_MAX_DEPTH} levels deep.")
+    if value is None or isinstance(value, bool | int | float | str):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_plain(item, trusted, where, what, depth + 1)
+        return
+    if isinstance(value, dict):
+        if "class_path" in value:
+            _check_spec(value, trusted, where, depth + 1)
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ModelLoadError(f"{where}: the {what} has a key {key!r} that is not a string.")
+            _check_plain(item, trusted, where, what, depth + 1)
+        return
+    raise ModelLoadError(
+        f"{where}: the {what} is a {type(value).__name__}; arguments must be plain data (None, bool, int, float,"
+        " str, lists and mappings of those)."
+    )
+
+
+def _build(spec: dict[str, Any], where: str) -> nn.Module:
+    """Import and build a spec that :func:`_check_spec` accepted (nested specs first)."""
     class_path = spec["class_path"]
     module_name, _, class_name = class_path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as err:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # ImportError, or an error raised while the trusted module is imported
         raise ModelLoadError(
-            f"{path} names the network {class_path!r}, which cannot be imported ({err}). Install the package"
-            " that defines it."
+            f"{where} names the network class {class_path!r}, whose module cannot be imported"
+            f" ({type(err).__name__}: {err}). Install the package that defines it."
         ) from err
-    init_args = dict(spec.get("init_args") or {})
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise ModelLoadError(
+            f"{where} names the network class {class_path!r}, but {module_name!r} has no class {class_name!r}."
+        )
+    if not isinstance(cls, type):
+        raise ModelLoadError(
+            f"{where} names {class_path!r}, which is a {'function' if callable(cls) else type(cls).__name__},"
+            " not a torch.nn.Module subclass; only network classes are built."
+        )
+    if not issubclass(cls, nn.Module):
+        raise ModelLoadError(
+            f"{where} names {class_path!r}, which is not a torch.nn.Module subclass; only network classes are"
+            " built."
+        )
+    kwargs = {name: _built_arg(value, where) for name, value in (spec.get("init_args") or {}).items()}
     try:
-        model = cls(**init_args)
+        return cls(**kwargs)
     except Exception as err:
         raise ModelLoadError(
-            f"{path}: could not build {class_path}(**{init_args}): {type(err).__name__}: {err}"
+            f"{where}: could not build {class_path}(**{spec.get('init_args') or {}}): {type(err).__name__}: {err}"
         ) from err
+
+
+def _built_arg(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        if "class_path" in value:
+            return _build(value, where)
+        return {k: _built_arg(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_built_arg(v, where) for v in value)
+    return value
+
+
+def _load_module_checkpoint(
+    path: Path, ckpt: dict[str, Any], device: torch.device, trusted: Sequence[str]
+) -> LoadedModel:
+    hparams = ckpt["hyper_parameters"]
+    spec, found_in = _network_spec(path, hparams)
+    where = f"{path}" if found_in == "hyper_parameters" else f"{path} (its run's {found_in})"
+    _check_spec(spec, trusted, where)  # before anything is imported or called
+    class_path = spec["class_path"]
+    class_name = class_path.rpartition(".")[2]
+    init_args = dict(spec.get("init_args") or {})
+    model = _build(spec, where)
     weights = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     try:
         model.load_state_dict(weights)
@@ -261,7 +451,8 @@ def _load_module_checkpoint(path: Path, ckpt: dict[str, Any], device: torch.devi
     scale = hparams.get("scale", getattr(model, "scale", None))
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise ModelLoadError(f"{path}: the hyperparameters give no integer `scale` (got {scale!r}).")
-    in_channels = int(init_args.get("n_colors", 3))
+    n_colors = init_args.get("n_colors", 3)
+    in_channels = n_colors if isinstance(n_colors, int) and not isinstance(n_colors, bool) else 3
     model.eval().to(device)
     return LoadedModel(
         model=model,
@@ -300,9 +491,18 @@ def _load_reference(name: str, scale: int | None, device: torch.device) -> Loade
 
 
 def load_model(
-    spec: str | Path, *, scale: int | None = None, device: str | torch.device = "cpu"
+    spec: str | Path,
+    *,
+    scale: int | None = None,
+    device: str | torch.device = "cpu",
+    trust_modules: Sequence[str] | None = None,
 ) -> LoadedModel:
-    """Load a network from a checkpoint file, or build a reference upsampler.
+    """Load a network from a checkpoint file, or build a reference upsampler, without running code from the file.
+
+    A file is read as data only (``torch.load(weights_only=True)``, safetensors, spandrel's own architecture
+    classes). The network class a ``hyra-lightning fit`` checkpoint names is built only when it is a
+    ``torch.nn.Module`` subclass under :data:`TRUSTED_MODULES` or under a prefix of ``trust_modules``; this is
+    decided on the class path's text before anything is imported.
 
     Args:
         spec: ``"bicubic"``, ``"sinc"``, or the path of a checkpoint file (``.pth``, ``.pt``, ``.ckpt``,
@@ -310,14 +510,20 @@ def load_model(
             checkpoint of an architecture spandrel knows.
         scale: the expected scale. A reference takes it (and needs it); a checkpoint is checked against it.
         device: where to put the network.
+        trust_modules: further module prefixes whose ``nn.Module`` classes a checkpoint may name (``--trust-module``
+            of ``hyra-lightning analyze``), matched on module boundaries: ``"mypkg.models"`` trusts
+            ``mypkg.models.Net`` and ``mypkg.models.sub.Net``, not ``mypkg.modelsevil.Net``. Trust only code
+            you would run: the module is imported and the class built with the checkpoint's arguments.
 
     Returns:
         A :class:`LoadedModel` in eval mode.
 
     Raises:
-        ModelLoadError: for a missing file, a file that is not a checkpoint, an unknown architecture (the
-            message lists spandrel's), spandrel missing (the message says ``pip install
-            "hyra-lightning[zoo]"``), or a scale mismatch.
+        ModelLoadError: for a missing file, a file that is not a checkpoint (a TorchScript archive included), an
+            unknown architecture (the message lists spandrel's), spandrel missing (the message says what to
+            install), a network class that is not trusted or not an ``nn.Module`` (the message names the class
+            path and ``--trust-module``), or a scale mismatch.
+        ValueError: for a ``trust_modules`` entry that is not a dotted module path.
 
     Example:
         >>> m = load_model("bicubic", scale=2)
@@ -325,6 +531,7 @@ def load_model(
         ('bicubic', 2, 'reference')
     """
     check_int("scale", scale, optional=True)
+    trusted = TRUSTED_MODULES + check_trust_modules(trust_modules)
     device = torch.device(device)
     text = str(spec)
     if text in REFERENCES:
@@ -344,17 +551,21 @@ def load_model(
         )
     content: dict[str, Any] | None = None
     if path.suffix.lower() != ".safetensors":
+        if _is_torchscript(path):
+            raise ModelLoadError(
+                f"{path} is a TorchScript archive, which holds code; it is not opened. Save the network's"
+                " state_dict() with torch.save (or as .safetensors) and analyse that file."
+            )
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as err:
-            # TorchScript and some pickles are only read by spandrel's loader; without spandrel, say what failed.
-            try:
-                _import_spandrel()
-            except ModelLoadError:
-                raise ModelLoadError(
-                    f"{path} is not a checkpoint that can be read ({type(err).__name__}: {err})."
-                    f" Expected a PyTorch state dict or Lightning checkpoint ({', '.join(CHECKPOINT_SUFFIXES)})."
-                ) from err
+            # Nothing else reads it: a pickle that needs more than tensors and plain containers could run code.
+            raise ModelLoadError(
+                f"{path} is not a checkpoint that can be read as data ({type(err).__name__}: {err}). Expected a"
+                f" PyTorch state dict or Lightning checkpoint ({', '.join(CHECKPOINT_SUFFIXES)}) holding only"
+                " tensors and plain containers. If the file comes from a source you trust, load it yourself and"
+                " save its state_dict() with torch.save."
+            ) from err
         else:
             if not isinstance(obj, dict):
                 raise ModelLoadError(
@@ -362,13 +573,22 @@ def load_model(
                     " dict, possibly wrapped in 'params' / 'params_ema' / 'state_dict') or a Lightning checkpoint."
                 )
             if _is_module_checkpoint(obj):
-                loaded = _load_module_checkpoint(path, obj, device)
+                loaded = _load_module_checkpoint(path, obj, device, trusted)
                 _check_scale(loaded, scale)
                 return loaded
             content = obj
     loaded = _load_spandrel(path, device, content)
     _check_scale(loaded, scale)
     return loaded
+
+
+def _is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip file whose top folder holds a ``code/`` folder)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/")[1:2] == ["code"] for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _check_scale(loaded: LoadedModel, scale: int | None) -> None:

@@ -244,6 +244,7 @@ def analyze(
     boundary: Boundary = "reflect",
     num_bands: int = 16,
     progress: bool = True,
+    trust_modules: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Analyse models and write ``report.html``, ``report.json`` and PNG figures into ``out``.
 
@@ -263,6 +264,8 @@ def analyze(
         boundary: HyRA boundary, ``"reflect"`` (the paper's) or ``"zero"``.
         num_bands: bands of the frequency-similarity curves.
         progress: show a progress bar on stderr.
+        trust_modules: module prefixes whose ``nn.Module`` classes a checkpoint of ``hyra-lightning fit`` may
+            name besides this package's and spandrel's (see :func:`hyra_lightning.zoo.load_model`).
 
     Returns:
         The ``report.json`` document (also written to ``out``).
@@ -275,8 +278,9 @@ def analyze(
     from hyra_lightning.analysis import ProbeOptions, impulse_response
     from hyra_lightning.commands.report import write_report
     from hyra_lightning.io import read_image
-    from hyra_lightning.zoo import REFERENCES, ModelLoadError, load_model
+    from hyra_lightning.zoo import REFERENCES, ModelLoadError, check_trust_modules, load_model
 
+    trust_modules = check_trust_modules(trust_modules)
     models = [str(m) for m in models]
     if not models:
         raise ValueError("Expected at least one MODEL (a checkpoint file, `bicubic` or `sinc`), got none.")
@@ -335,7 +339,7 @@ def analyze(
                     bar.update(1 + len(hr_images))
                     continue
             try:
-                loaded[i] = load_model(models[i], scale=ref_scale, device=dev)
+                loaded[i] = load_model(models[i], scale=ref_scale, device=dev, trust_modules=trust_modules)
             except (ModelLoadError, ValueError) as err:
                 res.error = str(err)
                 bar.update(1 + len(hr_images))
@@ -443,6 +447,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--num-bands", type=int, default=16, help="bands of the FSDS curves")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--trust-module",
+        action="append",
+        default=None,
+        metavar="PREFIX",
+        dest="trust_modules",
+        help="module prefix (e.g. mypkg.models) whose nn.Module classes a checkpoint of `hyra-lightning fit` may"
+        " name, besides hyra_lightning.models and spandrel.architectures; repeatable. Its code is imported:"
+        " trust only your own",
+    )
     return parser
 
 
@@ -464,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             boundary=args.boundary,
             num_bands=args.num_bands,
             progress=not args.no_progress,
+            trust_modules=args.trust_modules,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

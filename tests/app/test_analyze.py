@@ -287,6 +287,8 @@ def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(i
             str(tiny),
             "--out",
             str(out),
+            "--trust-module",
+            "tests.app._nets",
             "--name",
             "mine",
             "junk",
