@@ -119,7 +119,8 @@ def fsds_loss(
     num, den, valid, _, _ = _fsds_update(preds, target, reference)
     ratio, defined = _fsds_ratio(num, den, valid)
     if form == "db":
-        ratio = torch.clamp(10 * torch.log10(ratio), min=FSDS_LOSS_DB_FLOOR)
+        # floored before the logarithm, whose backward at 0 would be inf * 0 = NaN
+        ratio = 10 * torch.log10(ratio.clamp(min=10 ** (FSDS_LOSS_DB_FLOOR / 10)))
     return _reduce_loss(ratio, defined, reduction)
 
 

@@ -49,7 +49,10 @@ class FSDSLoss(nn.Module):
     """
 
     def __init__(
-        self, form: FSDSLossForm = "ratio", reduction: LossReduction = "mean", reference: FSDSReference = "target"
+        self,
+        form: FSDSLossForm = "ratio",
+        reduction: LossReduction = "mean",
+        reference: FSDSReference = "target",
     ) -> None:
         super().__init__()
         self.form = check_choice("form", form, FSDS_LOSS_FORMS)
@@ -127,7 +130,13 @@ class FocalFrequencyLoss(nn.Module):
     def forward(self, preds: Tensor, target: Tensor) -> Tensor:
         """The loss of ``preds`` against ``target``, ``(N, C, H, W)`` or ``(C, H, W)``."""
         return focal_frequency_loss(
-            preds, target, self.alpha, self.patch_factor, self.ave_spectrum, self.log_matrix, self.batch_matrix
+            preds,
+            target,
+            self.alpha,
+            self.patch_factor,
+            self.ave_spectrum,
+            self.log_matrix,
+            self.batch_matrix,
         )
 
     def extra_repr(self) -> str:
