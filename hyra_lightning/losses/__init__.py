@@ -5,6 +5,12 @@ Their functional forms are in :mod:`hyra_lightning.functional` (``fsds_loss``, `
 loss by name (``loss={"l1": 1.0, "fsds": 0.05}``).
 """
 
-from hyra_lightning.losses.frequency_losses import FFTL1Loss, FocalFrequencyLoss, FSDSLoss, loss_term
+from hyra_lightning.losses.frequency_losses import (
+    FFTL1Loss,
+    FocalFrequencyLoss,
+    FSDSLoss,
+    loss_term,
+    loss_weights,
+)
 
-__all__ = ["FFTL1Loss", "FSDSLoss", "FocalFrequencyLoss", "loss_term"]
+__all__ = ["FFTL1Loss", "FSDSLoss", "FocalFrequencyLoss", "loss_term", "loss_weights"]

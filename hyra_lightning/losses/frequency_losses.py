@@ -6,6 +6,8 @@ Each module validates its options once, in ``__init__``, and calls the function 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from torch import Tensor, nn
 
 from hyra_lightning.checks import check_bool, check_choice, check_float, check_int
@@ -21,7 +23,7 @@ from hyra_lightning.options import (
     LossTerm,
 )
 
-__all__ = ["FFTL1Loss", "FSDSLoss", "FocalFrequencyLoss", "loss_term"]
+__all__ = ["FFTL1Loss", "FSDSLoss", "FocalFrequencyLoss", "loss_term", "loss_weights"]
 
 
 class FSDSLoss(nn.Module):
@@ -168,3 +170,48 @@ def loss_term(name: LossTerm) -> nn.Module:
         "focal_frequency": FocalFrequencyLoss,
     }
     return factories[name]()
+
+
+def loss_weights(loss: str | Mapping[str, float]) -> dict[str, float]:
+    """The ``{term: weight}`` of a loss given as a term name or a mapping from term names to weights.
+
+    A name means that term with weight 1 (``"l1"`` is ``{"l1": 1.0}``). Terms are those of
+    :data:`~hyra_lightning.options.LOSS_TERMS`; weights are non-negative finite numbers, at least one of them
+    positive.
+
+    Raises:
+        ValueError: for an unknown term (the message lists the known ones), a negative or non-finite weight,
+            an empty mapping or only zero weights.
+        TypeError: for a value that is neither a string nor a mapping.
+
+    Example:
+        >>> loss_weights("l1")
+        {'l1': 1.0}
+        >>> loss_weights({"l1": 1, "fsds": 0.05})
+        {'l1': 1.0, 'fsds': 0.05}
+    """
+    if isinstance(loss, str):
+        check_choice("loss", loss, LOSS_TERMS)
+        return {loss: 1.0}
+    if not isinstance(loss, Mapping):
+        raise TypeError(
+            f"Expected `loss` to be a term name or a mapping from term names to weights, such as "
+            f"{{'l1': 1.0, 'fsds': 0.05}}, got {loss!r}. Known terms: {LOSS_TERMS}."
+        )
+    weights: dict[str, float] = {}
+    for name, weight in loss.items():
+        if name not in LOSS_TERMS:
+            raise ValueError(f"Expected every term of `loss` to be one of {LOSS_TERMS}, got {name!r}.")
+        try:
+            check_float(f"loss[{name!r}]", weight, minimum=0)
+        except ValueError as err:
+            raise ValueError(
+                f"{err} A term's weight is a non-negative number; known terms: {LOSS_TERMS}."
+            ) from None
+        weights[name] = float(weight)
+    if not any(w > 0 for w in weights.values()):
+        raise ValueError(
+            f"Expected `loss` to give at least one term a positive weight, got {dict(loss)!r}. "
+            f"Known terms: {LOSS_TERMS}."
+        )
+    return weights
