@@ -9,8 +9,9 @@ steps (an arm whose overlay sets ``trainer.max_steps`` trains at most that many)
 It prints:
 
 1. the gradient norm of every loss term with respect to the network's weights at initialisation, on the first
-   training batch of the first seed, and the weight that would make each term's gradient as large as the L1
-   term's (the arms' weights were chosen from this measurement, rounded to a power of ten or to half of one);
+   training batch of seed 0, and the weight that would make each term's gradient as large as the L1 term's
+   (``--gradients-only`` stops there). The arms' weights are this measurement on the quickstart, rounded to one
+   significant digit: FSDS 0.05, FFT-L1 9, focal frequency 2; the second FSDS arm takes ten times 0.05;
 2. one table: PSNR, SSIM and FSDS on the validation crops (mean and standard deviation over seeds, and the
    difference to the ``l1`` arm), and at the end of training the impulse descriptors ``dc_gain``, ``cutoff``,
    ``sinc_similarity``, ``phase_gain_spread`` and HyRA's ``hf_injection`` (first two validation crops,
@@ -23,6 +24,7 @@ and seed as a run.
 
     python benchmarks/loss_ablation.py                                  # every arm, 3 seeds, 2000 steps
     python benchmarks/loss_ablation.py --steps 20 --seeds 1 --arms l1,l1_fsds_0.05   # smoke test
+    python benchmarks/loss_ablation.py --gradients-only   # the gradient norms that set the weights
     python benchmarks/loss_ablation.py --recipe configs/edsr_baseline_x4_div2k.yaml --steps 20000 \\
         --seeds 3 -- --data.train_dir /path/DIV2K_train_HR --data.val_dir /path/DIV2K_valid_HR  # GPU
 
@@ -102,7 +104,9 @@ def _arm_args(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: l
 def measure_gradients(recipe: Path, seed: int, out: Path, extra: list[str]) -> dict[str, dict[str, float]]:
     """Value and gradient norm (w.r.t. the network's weights) of every loss term at initialisation, on the first
     training batch; the weight that equalises each term's gradient norm with the L1 term's."""
-    cli = _cli(["--config", str(recipe), "--seed_everything", str(seed), "--data.seed", str(seed), *extra], False)
+    cli = _cli(
+        ["--config", str(recipe), "--seed_everything", str(seed), "--data.seed", str(seed), *extra], False
+    )
     module, dm = cli.model, cli.datamodule
     dm.setup("fit")
     lr, hr = split_batch(next(iter(dm.train_dataloader())))
@@ -168,16 +172,40 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def table(results: list[dict[str, Any]], arms: list[str]) -> str:
     """The Markdown table: scores (mean ± std over seeds, difference to the l1 arm) and descriptors (means)."""
     by_arm = {arm: [r for r in results if r["arm"] == arm] for arm in arms}
-    base = {k: _mean_std([r[k] for r in by_arm["l1"]])[0] for k in ("psnr", "ssim", "fsds")} if by_arm.get("l1") else None
-    head = ["arm", "loss", "steps", "seeds", "PSNR (dB)", "ΔPSNR", "SSIM", "ΔSSIM", "FSDS (dB)", "ΔFSDS", *DESCRIPTORS, "hf_injection"]
+    base = (
+        {k: _mean_std([r[k] for r in by_arm["l1"]])[0] for k in ("psnr", "ssim", "fsds")}
+        if by_arm.get("l1")
+        else None
+    )
+    head = [
+        "arm",
+        "loss",
+        "steps",
+        "seeds",
+        "PSNR (dB)",
+        "ΔPSNR",
+        "SSIM",
+        "ΔSSIM",
+        "FSDS (dB)",
+        "ΔFSDS",
+        *DESCRIPTORS,
+        "hf_injection",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for arm, rows in by_arm.items():
         if not rows:
             continue
-        cells = [arm, ", ".join(f"{k} {v:g}" for k, v in rows[0]["loss"].items()), str(rows[0]["steps"]), str(len(rows))]
+        cells = [
+            arm,
+            ", ".join(f"{k} {v:g}" for k, v in rows[0]["loss"].items()),
+            str(rows[0]["steps"]),
+            str(len(rows)),
+        ]
         for key, digits in (("psnr", 2), ("ssim", 4), ("fsds", 2)):
             mean, std = _mean_std([r[key] for r in rows])
-            cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}" if not math.isnan(std) else f"{mean:.{digits}f}")
+            cells.append(
+                f"{mean:.{digits}f} ± {std:.{digits}f}" if not math.isnan(std) else f"{mean:.{digits}f}"
+            )
             cells.append("" if base is None or arm == "l1" else f"{mean - base[key]:+.{digits}f}")
         for key in (*DESCRIPTORS, "hf_injection"):
             cells.append(f"{_mean_std([r[key] for r in rows])[0]:.3f}")
@@ -185,7 +213,9 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
     return "\n".join(lines)  # fmt: skip
 
 
-def figure(results: list[dict[str, Any]], arms: list[str], bicubic: list[float], scale: int, path: Path) -> None:
+def figure(
+    results: list[dict[str, Any]], arms: list[str], bicubic: list[float], scale: int, path: Path
+) -> None:
     """FSDS per band of every arm (mean over seeds) with bicubic's, and the horizontal impulse magnitude
     profiles (mean over seeds)."""
     from matplotlib.figure import Figure
@@ -203,7 +233,9 @@ def figure(results: list[dict[str, Any]], arms: list[str], bicubic: list[float],
             freqs = torch.tensor(rows[0]["profile_freqs"])
             profile = torch.tensor([r["profile"] for r in rows]).mean(0)
             ax_profile.plot(freqs, profile, label=arm)
-    plot_frequency_similarity(centres, series, scale=scale, ax=ax_curve, title="FSDS per radial band (validation)")
+    plot_frequency_similarity(
+        centres, series, scale=scale, ax=ax_curve, title="FSDS per radial band (validation)"
+    )
     ax_profile.axvline(1 / scale, color="grey", linestyle="--", linewidth=1)
     ax_profile.set_xlabel("frequency (Nyquist units)")
     ax_profile.set_ylabel("|H| (horizontal profile)")
@@ -221,21 +253,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps per run (default 2000)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per arm: 0 .. seeds - 1 (default 3)")
-    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS), help="comma-separated configs/losses/ names")
+    parser.add_argument(
+        "--arms", default=",".join(DEFAULT_ARMS), help="comma-separated configs/losses/ names"
+    )
     parser.add_argument("--recipe", type=Path, default=ROOT / "configs" / "quickstart.yaml")
     parser.add_argument("--out", type=Path, default=Path("outputs/loss_ablation"))
+    parser.add_argument("--gradients-only", action="store_true", help="print the gradient norms and stop")
     args = parser.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_float32_matmul_precision("highest")
 
-    print(f"Gradient norms of the loss terms at initialisation (seed 0, first training batch, {args.recipe.name}):")
+    print(
+        f"Gradient norms of the loss terms at initialisation (seed 0, first training batch, {args.recipe.name}):"
+    )
     with contextlib.redirect_stdout(io.StringIO()):
         grads = measure_gradients(args.recipe, 0, args.out, extra)
-    print("| term | value | gradient norm | weight for the L1 term's gradient norm |\n| --- | --- | --- | --- |")
+    print(
+        "| term | value | gradient norm | weight for the L1 term's gradient norm |\n| --- | --- | --- | --- |"
+    )
     for name, row in grads.items():
         print(f"| {name} | {row['value']:.4g} | {row['grad_norm']:.4g} | {row['equalising_weight']:.3g} |")
     print(flush=True)
+    if args.gradients_only:
+        return 0
 
     results: list[dict[str, Any]] = []
     for arm in arms:
@@ -250,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     dm, module = cli.datamodule, cli.model
     dm.setup("validate")
     scale, border = module.scale, module.crop_border
-    bicubic_scores = evaluate_upsampler(lambda x: bicubic_upsample(x, scale), dm.val_dataloader(), scale, border)
+    bicubic_scores = evaluate_upsampler(
+        lambda x: bicubic_upsample(x, scale), dm.val_dataloader(), scale, border
+    )
     bicubic_curve = _curve(lambda x: bicubic_upsample(x, scale), dm, scale, border)
 
     text = table(results, arms)
@@ -265,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps({"gradients": grads, "bicubic": bicubic_scores, "runs": results}, indent=1)
     )
     figure(results, arms, bicubic_curve, scale, args.out / "loss_ablation.png")
-    print(f"\nWrote {args.out / 'results.md'}, {args.out / 'loss_ablation.png'}; runs: tensorboard --logdir {args.out}")
+    print(
+        f"\nWrote {args.out / 'results.md'}, {args.out / 'loss_ablation.png'}; runs: tensorboard --logdir {args.out}"
+    )
     return 0
 
 
