@@ -42,6 +42,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import torch
 import yaml
@@ -54,6 +55,7 @@ from hyra_lightning.batch import split_batch  # noqa: E402
 from hyra_lightning.cli import HyRALightningCLI  # noqa: E402
 from hyra_lightning.data.datamodule import SRDataModule  # noqa: E402
 from hyra_lightning.metrics import FSDS, plot_frequency_similarity  # noqa: E402
+from hyra_lightning.models import BicubicUpsampler  # noqa: E402
 from hyra_lightning.module import SuperResolutionModule, crop_border_pixels, evaluate_upsampler  # noqa: E402
 from hyra_lightning.options import LOSS_TERMS  # noqa: E402
 from hyra_lightning.spectral import bicubic_upsample  # noqa: E402
@@ -66,16 +68,17 @@ NUM_BANDS = 16
 
 def _cli(args: list[str], run: bool) -> HyRALightningCLI:
     """The ``hyra-lightning`` LightningCLI, built as its console script builds it."""
-    return HyRALightningCLI(
-        SuperResolutionModule,
-        SRDataModule,
-        subclass_mode_model=False,
-        subclass_mode_data=False,
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,
-        args=args,
-        run=run,
-    )
+    with mock.patch.object(sys, "argv", ["hyra-lightning"]):  # the arguments are `args`, not this script's
+        return HyRALightningCLI(
+            SuperResolutionModule,
+            SRDataModule,
+            subclass_mode_model=False,
+            subclass_mode_data=False,
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+            args=args,
+            run=run,
+        )
 
 
 def _arm_args(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: list[str]) -> list[str]:
@@ -118,7 +121,7 @@ def measure_gradients(recipe: Path, seed: int, out: Path, extra: list[str]) -> d
         value = loss_term(name)(module.model(lr).float(), hr.float())  # type: ignore[arg-type]
         grads = torch.autograd.grad(value, params)
         norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads)))
-        found[name] = {"value": float(value), "grad_norm": norm}
+        found[name] = {"value": float(value.detach()), "grad_norm": norm}
     for row in found.values():
         row["equalising_weight"] = found["l1"]["grad_norm"] / row["grad_norm"]
     return found
@@ -197,7 +200,7 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
             continue
         cells = [
             arm,
-            ", ".join(f"{k} {v:g}" for k, v in rows[0]["loss"].items()),
+            " + ".join(f"{v:g} {k}" for k, v in rows[0]["loss"].items()),
             str(rows[0]["steps"]),
             str(len(rows)),
         ]
@@ -226,6 +229,9 @@ def figure(
     ax_curve, ax_profile = fig.subplots(1, 2)
     centres, _ = frequency_bands(NUM_BANDS)
     series: dict[str, torch.Tensor] = {"bicubic": torch.tensor(bicubic)}
+    # bicubic's profile first, so that every arm has the same colour in both panels
+    freqs, profile, _ = impulse_response(BicubicUpsampler(scale), in_channels=3).profiles()
+    ax_profile.plot(freqs, profile, label="bicubic")
     for arm in arms:
         rows = [r for r in results if r["arm"] == arm]
         if rows:
