@@ -73,8 +73,8 @@ def fsds_loss(
     Why the ratio by default: it is a normalised squared error of the integrated spectra, bounded below by 0,
     zero with zero gradients for a perfect prediction, and its gradient shrinks as the prediction improves, as
     an L2 loss's does. The dB form has the gradient of the ratio divided by ``ratio * ln(10) / 10``: it grows
-    without bound as the prediction approaches the target (by a factor of about 40 at FSDS 20 dB, 4000 at 40
-    dB), which makes the weight of the term drift during training. The dB form is floored at
+    without bound as the prediction approaches the target (by a factor of about 430 at FSDS 20 dB, 43 000 at
+    40 dB), which makes the weight of the term drift during training. The dB form is floored at
     :data:`FSDS_LOSS_DB_FLOOR` (an FSDS of 120 dB) so that identical images give a finite value.
 
     FSDS normalises each image to zero mean and unit variance, so it is blind to brightness and contrast: a
