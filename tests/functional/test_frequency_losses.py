@@ -130,30 +130,34 @@ def test_gradcheck(name, shape):
     )
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+#: The constant-image and precision checks also cover the detached weight of alpha > 0.
+ALL_LOSSES = {**LOSSES, "focal_frequency_alpha_1": lambda p, t: focal_frequency_loss(p, t, log_matrix=True)}
+
+
+@pytest.mark.parametrize("name", sorted(ALL_LOSSES))
 def test_constant_images_give_a_finite_loss_and_zero_gradients(name):
     preds = torch.full((2, 3, 8, 8), 0.5, requires_grad=True)
     target = torch.full((2, 3, 8, 8), 0.5)
-    value = LOSSES[name](preds, target)
+    value = ALL_LOSSES[name](preds, target)
     value.backward()
     assert torch.isfinite(value)
     assert torch.equal(preds.grad, torch.zeros_like(preds))
     # a constant prediction of a textured target: finite, and no NaN in the gradient
     preds.grad = None
     _, textured = _pair((2, 3, 8, 8), dtype=torch.float32)
-    value = LOSSES[name](preds, textured)
+    value = ALL_LOSSES[name](preds, textured)
     value.backward()
     assert torch.isfinite(value) and torch.isfinite(preds.grad).all()
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted(ALL_LOSSES))
 def test_half_precision_inputs_are_computed_in_float32(name, dtype):
     preds, target = _pair((2, 3, 8, 8), dtype=torch.float32)
     half_p, half_t = preds.to(dtype), target.to(dtype)
-    value = LOSSES[name](half_p, half_t)
+    value = ALL_LOSSES[name](half_p, half_t)
     assert value.dtype == torch.float32
-    torch.testing.assert_close(value, LOSSES[name](half_p.float(), half_t.float()))
+    torch.testing.assert_close(value, ALL_LOSSES[name](half_p.float(), half_t.float()))
 
 
 def test_argument_errors_name_the_argument():
