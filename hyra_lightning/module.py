@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
@@ -22,9 +21,11 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from hyra_lightning.batch import split_batch
 from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
+from hyra_lightning.losses import loss_term, loss_weights
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
-from hyra_lightning.options import LOSSES, SCHEDULERS, Loss, Scheduler
+from hyra_lightning.options import SCHEDULERS, LossTerm, Scheduler
 from hyra_lightning.spectral import bicubic_upsample
+from hyra_lightning.tags import TRAIN_LOSS, train_loss_term
 
 __all__ = [
     "CosineToZero",
@@ -179,11 +180,13 @@ class CosineToZero:
 
 
 class SuperResolutionModule(LightningModule):
-    """Train a super-resolution network with an L1/L2 loss, Adam and a step or cosine learning-rate schedule.
+    """Train a super-resolution network with a pixel loss (plus frequency terms), Adam and a step or cosine
+    learning-rate schedule.
 
     Batches are dicts ``{"lr": N x C x h x w, "hr": N x C x sh x sw}`` (``(lr, hr)`` pairs also work).
 
-    - ``training_step`` minimises the loss between ``model(lr)`` and ``hr``; logs ``train/loss``.
+    - ``training_step`` minimises the loss between ``model(lr)`` and ``hr``; logs the total as ``train/loss``
+      and every term, unweighted, as ``train/loss_<term>`` (``train/loss_l1``, ``train/loss_fsds``, ...).
     - ``validation_step`` / ``test_step`` score ``model(lr).clamp(0, 1)`` against ``hr`` after cropping
       ``crop_border`` pixels, logging ``val/psnr``, ``val/ssim``, ``val/fsds`` and ``val/loss`` (``test/...``
       in testing), and return ``{"preds": sr, "target": hr}``, the clamped and cropped images the metrics
@@ -197,7 +200,13 @@ class SuperResolutionModule(LightningModule):
             stored in the hyperparameters: pass it again to ``load_from_checkpoint(path, model=...)``.
         scale: upsampling factor; must equal ``model.scale`` when the model has that attribute.
         lr: Adam learning rate (EDSR: 1e-4 at batch 16).
-        loss: ``"l1"`` (EDSR) or ``"l2"``.
+        loss: a term name (``"l1"``, EDSR's, or ``"l2"``, ...) or a mapping from term names to weights, the
+            loss being the weighted sum of the terms: ``{"l1": 1.0, "fsds": 0.05}`` (on the command line
+            ``--model.loss '{l1: 1.0, fsds: 0.05}'``). Terms: ``l1``, ``l2``, ``fsds``
+            (:class:`~hyra_lightning.losses.FSDSLoss`, the ratio ``10 ** (-FSDS / 10)``), ``fft_l1``
+            (:class:`~hyra_lightning.losses.FFTL1Loss`) and ``focal_frequency``
+            (:class:`~hyra_lightning.losses.FocalFrequencyLoss`), each with its default options; weights are
+            non-negative. ``val/loss`` is the same weighted sum.
         scheduler: ``"step"`` (multiply by ``gamma`` every ``step_size`` optimizer steps, EDSR's recipe),
             ``"cosine"`` (to 0 over ``max_steps_for_cosine`` steps, then held at 0) or ``"none"``. The cosine
             schedule's length is fixed when it is first made and saved in checkpoints: a fit resumed with a
@@ -223,7 +232,7 @@ class SuperResolutionModule(LightningModule):
         model: nn.Module,
         scale: int,
         lr: float = 2e-4,
-        loss: Loss = "l1",
+        loss: LossTerm | dict[str, float] = "l1",
         scheduler: Scheduler = "step",
         step_size: int = 200_000,
         gamma: float = 0.5,
@@ -243,7 +252,7 @@ class SuperResolutionModule(LightningModule):
                 f"`hyra-lightning` command line, pass `--model.model.init_args.scale {scale}` together with "
                 f"`--data.scale {scale}` (or set both in the config)."
             )
-        check_choice("loss", loss, LOSSES)
+        weights = loss_weights(loss)
         check_choice("scheduler", scheduler, SCHEDULERS)
         check_float("lr", lr, minimum=0, strict_minimum=True)
         check_int("step_size", step_size)
@@ -262,6 +271,9 @@ class SuperResolutionModule(LightningModule):
         self.scale = scale
         self.lr = lr
         self.loss = loss
+        #: ``{term: weight}`` of the loss; the term modules hold no state (nothing in the checkpoint).
+        self.loss_weights = weights
+        self._loss_terms = {name: loss_term(name) for name in weights}  # type: ignore[arg-type]
         self.scheduler = scheduler
         self.step_size = step_size
         self.gamma = gamma
@@ -276,9 +288,12 @@ class SuperResolutionModule(LightningModule):
         """Super-resolve ``N x C x h x w`` LR images (unclamped)."""
         return self.model(lr)
 
-    def _loss(self, sr: Tensor, hr: Tensor) -> Tensor:
+    def _loss(self, sr: Tensor, hr: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """The weighted sum of the loss terms and every term's unweighted value, in float32."""
         sr, hr = sr.float(), hr.float()
-        return F.l1_loss(sr, hr) if self.loss == "l1" else F.mse_loss(sr, hr)
+        terms = {name: fn(sr, hr) for name, fn in self._loss_terms.items()}
+        total = sum((self.loss_weights[name] * value for name, value in terms.items()), sr.new_zeros(()))
+        return total, terms
 
     def _forward_pair(self, batch: Any) -> tuple[Tensor, Tensor]:
         lr, hr = split_batch(batch)
@@ -293,15 +308,18 @@ class SuperResolutionModule(LightningModule):
         return sr, hr
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        """One optimisation step on an LR/HR batch; logs ``train/loss``."""
+        """One optimisation step on an LR/HR batch; logs ``train/loss`` and ``train/loss_<term>``."""
         sr, hr = self._forward_pair(batch)
-        loss = self._loss(sr, hr)
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=hr.shape[0])
+        loss, terms = self._loss(sr, hr)
+        n = hr.shape[0]
+        self.log(TRAIN_LOSS, loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=n)
+        for name, value in terms.items():
+            self.log(train_loss_term(name), value.detach(), on_step=True, on_epoch=False, batch_size=n)
         return loss
 
     def _evaluate(self, batch: Any, metrics: MetricCollection, prefix: str) -> dict[str, Tensor]:
         sr, hr = self._forward_pair(batch)
-        self.log(f"{prefix}loss", self._loss(sr, hr), on_step=False, on_epoch=True, batch_size=hr.shape[0])
+        self.log(f"{prefix}loss", self._loss(sr, hr)[0], on_step=False, on_epoch=True, batch_size=hr.shape[0])
         sr = crop_border_pixels(sr.detach().float().clamp(0.0, 1.0), self.crop_border)
         hr = crop_border_pixels(hr.float(), self.crop_border)
         metrics.update(sr, hr)

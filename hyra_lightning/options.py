@@ -24,8 +24,11 @@ __all__ = [
     "ACTIVATIONS",
     "BOUNDARIES",
     "COLOR_MODES",
+    "FSDS_LOSS_FORMS",
     "FSDS_REFERENCES",
     "LOSSES",
+    "LOSS_REDUCTIONS",
+    "LOSS_TERMS",
     "MODEL_KINDS",
     "PROBE_MODES",
     "REDUCTIONS",
@@ -35,8 +38,11 @@ __all__ = [
     "Activation",
     "Boundary",
     "ColorMode",
+    "FSDSLossForm",
     "FSDSReference",
     "Loss",
+    "LossReduction",
+    "LossTerm",
     "ModelKind",
     "ProbeMode",
     "Reduction",
@@ -64,9 +70,25 @@ FSDS_REFERENCES: tuple[str, ...] = get_args(FSDSReference)
 Reduction = Literal["elementwise_mean", "sum", "none"]
 REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
-#: Training loss of :class:`~hyra_lightning.module.SRLightningModule`.
+#: The pixel losses of :class:`~hyra_lightning.module.SuperResolutionModule` (its ``loss`` before terms could
+#: be combined; every :data:`LossTerm` is accepted there now).
 Loss = Literal["l1", "l2"]
 LOSSES: tuple[str, ...] = get_args(Loss)
+
+#: The terms a :class:`~hyra_lightning.module.SuperResolutionModule` loss is a weighted sum of: pixel L1 and
+#: L2, and the frequency losses of :mod:`hyra_lightning.losses` (FSDS, L1 on the ``rfft2`` coefficients, focal
+#: frequency loss).
+LossTerm = Literal["l1", "l2", "fsds", "fft_l1", "focal_frequency"]
+LOSS_TERMS: tuple[str, ...] = get_args(LossTerm)
+
+#: What :class:`~hyra_lightning.losses.FSDSLoss` returns: the energy ratio ``10 ** (-FSDS / 10)`` or its dB,
+#: ``-FSDS``.
+FSDSLossForm = Literal["ratio", "db"]
+FSDS_LOSS_FORMS: tuple[str, ...] = get_args(FSDSLossForm)
+
+#: How a loss of :mod:`hyra_lightning.losses` reduces over images: mean, sum, or one value per image.
+LossReduction = Literal["mean", "sum", "none"]
+LOSS_REDUCTIONS: tuple[str, ...] = get_args(LossReduction)
 
 #: Learning-rate schedule of :class:`~hyra_lightning.module.SRLightningModule`.
 Scheduler = Literal["none", "step", "cosine"]

@@ -28,11 +28,13 @@ __all__ = [
     "IMPULSE_SCALARS",
     "IMPULSE_SPECTRUM",
     "MODULE_SCALARS",
+    "TRAIN_LOSS",
     "band_tag",
     "fsds_band",
     "hyra_sample",
     "hyra_scalar",
     "impulse_scalar",
+    "train_loss_term",
 ]
 
 # ------------------------------------------------------------------------------------ ImpulseResponseMonitor
@@ -79,8 +81,21 @@ FSDS_BAND_PATTERN = r"fsds/band_\d+"
 
 # ------------------------------------------------------------------------------------ SuperResolutionModule
 
-#: What ``SuperResolutionModule`` logs itself (``val/...``; ``test/...`` likewise under ``trainer.test``).
-MODULE_SCALARS: tuple[str, ...] = ("train/loss", "val/loss", "val/psnr", "val/ssim", "val/fsds")
+#: The total training loss of ``SuperResolutionModule``.
+TRAIN_LOSS = "train/loss"
+#: What ``SuperResolutionModule`` logs itself (``val/...``; ``test/...`` likewise under ``trainer.test``), besides
+#: one ``train/loss_<term>`` per loss term (:func:`train_loss_term`).
+MODULE_SCALARS: tuple[str, ...] = (TRAIN_LOSS, "val/loss", "val/psnr", "val/ssim", "val/fsds")
+
+
+def train_loss_term(name: str) -> str:
+    """``train/loss_<name>``: the unweighted value of one loss term of ``SuperResolutionModule``.
+
+    Example:
+        >>> train_loss_term("fsds")
+        'train/loss_fsds'
+    """
+    return f"{TRAIN_LOSS}_{name}"
 
 
 def impulse_scalar(name: str) -> str:
@@ -116,6 +131,7 @@ def fsds_band(index: int) -> str:
 #: Every tag as the README's tag table spells it (the variable parts as ``<i>`` and ``<kk>``).
 DOCUMENTED_TAGS: tuple[str, ...] = (
     *MODULE_SCALARS,
+    train_loss_term("<term>"),
     *(impulse_scalar(name) for name in IMPULSE_SCALARS + IMPULSE_EXTRA_SCALARS),
     IMPULSE_RESPONSE,
     IMPULSE_SPECTRUM,

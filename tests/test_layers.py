@@ -26,6 +26,7 @@ LAYER_OF = {
     "hyra_lightning.spectral": "spectral",
     "hyra_lightning.functional": "functional",
     "hyra_lightning.metrics": "metrics",
+    "hyra_lightning.losses": "losses",
     "hyra_lightning.analysis": "analysis",
     "hyra_lightning.callbacks": "callbacks",
 }
@@ -36,9 +37,10 @@ ALLOWED = {
     "spectral": {"ground", "spectral"},
     "functional": {"ground", "spectral", "functional"},
     "metrics": {"ground", "spectral", "functional", "metrics"},
+    "losses": {"ground", "spectral", "functional", "losses"},
     "analysis": {"ground", "spectral", "functional", "analysis"},
     "callbacks": {"ground", "spectral", "functional", "metrics", "analysis", "callbacks"},
-    "app": {"ground", "spectral", "functional", "metrics", "analysis", "callbacks", "app"},
+    "app": {"ground", "spectral", "functional", "metrics", "losses", "analysis", "callbacks", "app"},
 }
 
 

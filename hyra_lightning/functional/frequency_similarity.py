@@ -477,19 +477,26 @@ def _warn_invalid(num_invalid: int, num_pairs: int, stacklevel: int = 4) -> None
     )
 
 
-def _fsds_score(num: Tensor, den: Tensor, valid: Tensor) -> Tensor:
-    """``-10 log10(num / den)`` where ``valid`` and ``den > 0``, NaN elsewhere (broadcasting ``valid`` over
-    trailing dims).
+def _fsds_ratio(num: Tensor, den: Tensor, valid: Tensor) -> tuple[Tensor, Tensor]:
+    """``(num / den, defined)``: the energy ratio where ``valid`` and ``den > 0``, 1 elsewhere, and the mask
+    of the defined entries (``valid`` broadcast over trailing dims).
 
     ``den == 0`` happens for a band that holds no coefficient (small images, many bands): 0/0. Masking it here,
-    rather than dividing and masking the NaN afterwards, keeps the gradients of the other bands finite (the
-    division's backward would multiply a zero gradient by ``1 / 0``).
+    rather than dividing and masking the NaN afterwards, keeps the gradients of the other entries finite (the
+    division's backward would multiply a zero gradient by ``1 / 0``); undefined entries get zero gradients.
+    This is the last step shared by the FSDS score (:func:`_fsds_score`) and the FSDS loss
+    (:mod:`hyra_lightning.losses`).
     """
     while valid.ndim < num.ndim:
         valid = valid.unsqueeze(-1)
-    valid = valid & (den > 0)
-    score = -10 * torch.log10(torch.where(valid, num, 1.0) / torch.where(valid, den, 1.0))
-    return torch.where(valid, score, torch.nan)
+    defined = valid & (den > 0)
+    return torch.where(defined, num, 1.0) / torch.where(defined, den, 1.0), defined
+
+
+def _fsds_score(num: Tensor, den: Tensor, valid: Tensor) -> Tensor:
+    """``-10 log10(num / den)`` where ``valid`` and ``den > 0``, NaN elsewhere (see :func:`_fsds_ratio`)."""
+    ratio, defined = _fsds_ratio(num, den, valid)
+    return torch.where(defined, -10 * torch.log10(ratio), torch.nan)
 
 
 def _reduce(scores: Tensor, reduction: str) -> Tensor:
