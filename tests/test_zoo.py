@@ -17,7 +17,7 @@ from PIL import Image
 
 from hyra_lightning.analysis import impulse_response
 from hyra_lightning.data import load_photo
-from tests.app.conftest import run_cli
+from tests.conftest import run_cli
 
 
 def _spandrel_importable() -> bool:

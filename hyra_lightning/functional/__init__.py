@@ -1,4 +1,5 @@
-"""Metrics as plain functions on tensors: FSDS and its frequency-similarity curve."""
+"""Metrics as plain functions on tensors: FSDS and its frequency-similarity curve; the image scores of SR papers
+(PSNR, valid-window SSIM, BT.601 luma, border crop)."""
 
 from hyra_lightning.functional.frequency_similarity import (
     frequency_bands,
@@ -6,10 +7,15 @@ from hyra_lightning.functional.frequency_similarity import (
     frequency_spectrum_distribution_similarity,
     fsds,
 )
+from hyra_lightning.functional.image_scores import crop_border_pixels, image_scores, rgb_to_y, ssim_valid
 
 __all__ = [
+    "crop_border_pixels",
     "frequency_bands",
     "frequency_similarity_curve",
     "frequency_spectrum_distribution_similarity",
     "fsds",
+    "image_scores",
+    "rgb_to_y",
+    "ssim_valid",
 ]

@@ -1,10 +1,18 @@
-"""SSIM as SR papers report it (BasicSR's ``calculate_ssim``), fast on CPU.
+"""Image scores as SR papers report them: PSNR, SSIM (BasicSR's), FSDS, the BT.601 luma and the border crop.
 
-The structural similarity of Wang et al. (2004) with an 11 x 11 Gaussian window of standard deviation 1.5,
-``C1 = (0.01 L)^2`` and ``C2 = (0.03 L)^2`` for a data range ``L``, averaged over the windows that lie
-entirely inside the image (BasicSR's "valid" filtering) and over channels. torchmetrics' SSIM uses the same
-window but also averages the windows that reach into its reflect padding, so its value differs near
-borders, and its dense 2-D convolution is several times slower on CPU than the separable filter used here.
+The one home of the per-image scores of ``hyra-lightning score`` and ``analyze`` and of the border crop the
+LightningModule applies before its validation metrics.
+
+SSIM comes in two variants on purpose, and the names say which:
+
+- :func:`ssim_valid` (``score``, ``analyze``): the structural similarity of Wang et al. (2004) with an
+  11 x 11 Gaussian window of standard deviation 1.5, ``C1 = (0.01 L)^2`` and ``C2 = (0.03 L)^2`` for a data
+  range ``L``, averaged over the windows that lie entirely inside the image (BasicSR's ``calculate_ssim``,
+  its "valid" filtering) and over channels; a separable filter, fast on CPU.
+- ``val/ssim`` / ``test/ssim`` of :class:`~hyra_lightning.module.SuperResolutionModule`: torchmetrics'
+  ``StructuralSimilarityIndexMeasure``, the same window but also averaging the windows that reach into its
+  reflect padding (its values differ near the borders); chosen there because it accumulates over batches and
+  synchronises across processes.
 """
 
 from __future__ import annotations
@@ -12,9 +20,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hyra_lightning.checks import check_float
+from hyra_lightning.checks import check_float, check_int
+from hyra_lightning.options import FSDSReference
 
-__all__ = ["ssim_valid"]
+__all__ = [
+    "BT601_Y_OFFSET",
+    "BT601_Y_WEIGHTS",
+    "crop_border_pixels",
+    "image_scores",
+    "rgb_to_y",
+    "ssim_valid",
+]
+
+#: BT.601 luma weights for R, G, B in [0, 1] giving Y on the 0-255 scale (ITU-R BT.601, "studio swing").
+BT601_Y_WEIGHTS: tuple[float, float, float] = (65.481, 128.553, 24.966)
+#: Offset of the BT.601 luma on the 0-255 scale: Y spans [16, 235].
+BT601_Y_OFFSET: float = 16.0
 
 _WINDOW = 11
 _SIGMA = 1.5
@@ -95,3 +116,85 @@ def ssim_valid(preds: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor
         )
         out.append(ssim_map.mean())
     return torch.stack(out)
+
+
+def crop_border_pixels(x: Tensor, border: int) -> Tensor:
+    """Remove ``border`` pixels from every side of ``(..., H, W)`` images (nothing when ``border == 0``).
+
+    Example:
+        >>> crop_border_pixels(torch.zeros(1, 3, 8, 10), 2).shape
+        torch.Size([1, 3, 4, 6])
+    """
+    check_int("crop_border", border, minimum=0)
+    if border == 0:
+        return x
+    height, width = x.shape[-2:]
+    if height <= 2 * border or width <= 2 * border:
+        raise ValueError(
+            f"Expected images larger than twice `crop_border` ({border}) in both dimensions, got {height} x {width}."
+        )
+    return x[..., border:-border, border:-border]
+
+
+def rgb_to_y(x: Tensor) -> Tensor:
+    """BT.601 luma of RGB images in [0, 1], as BasicSR's ``rgb2ycbcr(..., y_only=True)`` computes it.
+
+    .. math::
+        Y = \\frac{16 + 65.481 R + 128.553 G + 24.966 B}{255}
+
+    Args:
+        x: ``(..., 3, H, W)`` RGB images in [0, 1].
+
+    Returns:
+        ``(..., 1, H, W)`` luma in [16/255, 235/255], in the dtype of ``x``.
+
+    Example:
+        >>> round(rgb_to_y(torch.ones(3, 1, 1)).item() * 255, 4)
+        235.0
+    """
+    if x.ndim < 3 or x.shape[-3] != 3:
+        raise ValueError(f"Expected `x` to be (..., 3, H, W) RGB images, got {tuple(x.shape)}.")
+    w = torch.tensor(BT601_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    return ((x * w).sum(dim=-3, keepdim=True) + BT601_Y_OFFSET) / 255.0
+
+
+def image_scores(
+    preds: Tensor,
+    target: Tensor,
+    *,
+    y_channel: bool = False,
+    crop_border: int = 0,
+    reference: FSDSReference = "target",
+) -> dict[str, Tensor]:
+    """Per-image PSNR, SSIM (:func:`ssim_valid`) and FSDS of a batch, as ``score`` and ``analyze`` compute them.
+
+    Args:
+        preds: ``(N, 3, H, W)`` SR images in [0, 1] (clamp them first).
+        target: ``(N, 3, H, W)`` HR images in [0, 1].
+        y_channel: PSNR and SSIM on the BT.601 luma (:func:`rgb_to_y`) instead of RGB. FSDS stays on RGB.
+        crop_border: pixels removed from every side before all three metrics (:func:`crop_border_pixels`).
+        reference: FSDS reference image, ``"target"`` or ``"preds"``.
+
+    Returns:
+        ``{"psnr": (N,), "ssim": (N,), "fsds": (N,)}`` float64 tensors on the CPU.
+    """
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
+    from hyra_lightning.functional.frequency_similarity import fsds
+
+    if preds.shape != target.shape or preds.ndim != 4:
+        raise ValueError(
+            f"Expected `preds` and `target` of one (N, C, H, W) shape, got {tuple(preds.shape)} and"
+            f" {tuple(target.shape)}."
+        )
+    preds = crop_border_pixels(preds.float(), crop_border)
+    target = crop_border_pixels(target.float(), crop_border)
+    p, t = (rgb_to_y(preds), rgb_to_y(target)) if y_channel else (preds, target)
+    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    ssim = ssim_valid(p, t, data_range=1.0)
+    scores = fsds(preds, target, reduction="none", reference=reference)
+    return {
+        "psnr": psnr.detach().double().cpu(),
+        "ssim": ssim.detach().double().cpu(),
+        "fsds": scores.detach().double().cpu(),
+    }

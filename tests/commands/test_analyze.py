@@ -19,7 +19,7 @@ from hyra_lightning.analysis import describe_luminance, impulse_response
 from hyra_lightning.data import load_photo
 from hyra_lightning.models import EDSR
 from tests.analysis._models import bicubic_closed_form
-from tests.app.conftest import run_cli
+from tests.conftest import run_cli
 
 DESCRIPTORS = (
     "dc_gain",
@@ -261,8 +261,8 @@ def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(i
     )
     picky = _module_checkpoint(
         tmp_path / "picky.ckpt",
-        __import__("tests.app._nets", fromlist=["x"]).NeedsMultipleOf8(),
-        "tests.app._nets.NeedsMultipleOf8",
+        __import__("tests.commands._nets", fromlist=["x"]).NeedsMultipleOf8(),
+        "tests.commands._nets.NeedsMultipleOf8",
         {},
         2,
     )

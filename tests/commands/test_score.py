@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from hyra_lightning.commands.score import pair_files, rgb_to_y, score
+from hyra_lightning.commands.pairing import pair_files
+from hyra_lightning.commands.score import score
 from hyra_lightning.data import load_photo
-from tests.app.conftest import run_cli
+from tests.conftest import run_cli
 
 # ------------------------------------------------------------------------------ independent reference maths
 
@@ -198,14 +199,6 @@ def test_csv_and_md_outputs_and_the_printed_table(folders, tmp_path, capsys):
             assert "FSDS reference target" in text
     printed = capsys.readouterr().out
     assert "0803" in printed and "mean" in printed and f"{ref.mean['psnr']:9.4f}" in printed
-
-
-def test_rgb_to_y_is_bt601_studio_range():
-    rgb = torch.tensor([[[0.0]], [[0.0]], [[0.0]]]), torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
-    assert rgb_to_y(rgb[0]).item() * 255 == pytest.approx(16.0)
-    assert rgb_to_y(rgb[1]).item() * 255 == pytest.approx(16.0 + 65.481)
-    with pytest.raises(ValueError, match="RGB"):
-        rgb_to_y(torch.zeros(1, 4, 4))
 
 
 # ------------------------------------------------------------------------------------------------ pairing

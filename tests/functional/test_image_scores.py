@@ -1,10 +1,12 @@
-"""ssim_valid: BasicSR's SSIM (windows inside the image), checked against torchmetrics' full map, cropped."""
+"""Image scores: BasicSR's SSIM (windows inside the image) against torchmetrics' full map, cropped; the BT.601
+luma; the border crop; PSNR/SSIM/FSDS of a batch against the functions they are made of."""
 
 import pytest
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from hyra_lightning.functional.ssim import ssim_valid
+from hyra_lightning.functional import fsds
+from hyra_lightning.functional.image_scores import crop_border_pixels, image_scores, rgb_to_y, ssim_valid
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 40, 53), (1, 1, 11, 30)])
@@ -29,3 +31,35 @@ def test_identical_images_and_errors():
         ssim_valid(torch.rand(1, 1, 12, 12), torch.rand(1, 1, 12, 13))
     with pytest.raises(ValueError, match="data_range"):
         ssim_valid(x, x, data_range=0)
+
+
+def test_rgb_to_y_is_bt601_studio_range():
+    rgb = torch.tensor([[[0.0]], [[0.0]], [[0.0]]]), torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
+    assert rgb_to_y(rgb[0]).item() * 255 == pytest.approx(16.0)
+    assert rgb_to_y(rgb[1]).item() * 255 == pytest.approx(16.0 + 65.481)
+    with pytest.raises(ValueError, match="RGB"):
+        rgb_to_y(torch.zeros(1, 4, 4))
+
+
+def test_crop_border_pixels_removes_the_border_or_names_the_argument():
+    hr = torch.rand(1, 3, 8, 8)
+    assert crop_border_pixels(hr, 0) is hr
+    assert crop_border_pixels(hr, 2).shape == (1, 3, 4, 4)
+    with pytest.raises(ValueError, match="`crop_border` \\(4\\)"):
+        crop_border_pixels(hr, 4)
+    with pytest.raises(ValueError, match="crop_border"):
+        crop_border_pixels(hr, -1)
+
+
+def test_image_scores_crop_once_for_all_three_scores():
+    g = torch.Generator().manual_seed(1)
+    target = torch.rand(2, 3, 40, 36, generator=g)
+    preds = (target + 0.05 * torch.randn(2, 3, 40, 36, generator=g)).clamp(0, 1)
+    got = image_scores(preds, target, crop_border=3)
+    p, t = preds[..., 3:-3, 3:-3], target[..., 3:-3, 3:-3]
+    mse = ((p - t) ** 2).mean(dim=(1, 2, 3)).double()
+    assert torch.allclose(got["psnr"], -10 * torch.log10(mse), atol=1e-4)
+    assert torch.allclose(got["ssim"], ssim_valid(p, t).double(), atol=1e-6)
+    assert torch.allclose(got["fsds"], fsds(p, t, reduction="none").double(), atol=1e-5)
+    luma = image_scores(preds, target, y_channel=True)
+    assert torch.allclose(luma["ssim"], ssim_valid(rgb_to_y(preds), rgb_to_y(target)).double(), atol=1e-6)
