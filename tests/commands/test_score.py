@@ -278,6 +278,12 @@ def test_unmatched_and_size_mismatches_are_listed_not_skipped(folders, tmp_path,
         (["--protocol", "paper", "--reference", "target"], "--reference target"),
         (["--out", "x.txt"], ".json, .csv or .md"),
         (["--crop-border", "-1"], "crop_border"),
+        (["--device", "foo"], "Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'foo'"),
+        pytest.param(
+            ["--device", "cuda"],
+            "torch sees none",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU"),
+        ),
     ],
 )
 def test_option_errors(folders, capsys, args, message):
@@ -285,7 +291,10 @@ def test_option_errors(folders, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         run_cli(["score", "--sr", str(sr_dir), "--hr", str(hr_dir), "--no-progress", *args], capture=False)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    assert "image pairs" not in captured.out  # refused before anything is scored
 
 
 def test_folder_errors(folders, tmp_path, capsys):
