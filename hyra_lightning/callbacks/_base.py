@@ -20,10 +20,30 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 from typing_extensions import override
 
+from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.callbacks._writer import WriteJob, get_writer
 from hyra_lightning.callbacks.sinks import Sink, sinks_for
 
-__all__ = ["MonitorCallback", "detach_copy", "discover_scale", "resolve_model"]
+__all__ = [
+    "MonitorCallback",
+    "detach_copy",
+    "discover_scale",
+    "probe_key",
+    "resolve_model",
+    "resolve_probe_options",
+]
+
+#: The probe options that name a monitor's checkpoint entry (``extra`` and ``dtype`` are left out, so that a
+#: checkpoint keeps its key when they change).
+PROBE_KEY_FIELDS: tuple[str, ...] = (
+    "size",
+    "amplitude",
+    "background",
+    "baseline",
+    "mode",
+    "scale",
+    "in_channels",
+)
 
 
 def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
@@ -54,6 +74,18 @@ def discover_scale(pl_module: pl.LightningModule, model: nn.Module, given: int |
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
     return None
+
+
+def probe_key(options: ProbeOptions) -> dict[str, Any]:
+    """The probe options that tell two monitors' checkpoint entries apart (:data:`PROBE_KEY_FIELDS`)."""
+    return {name: getattr(options, name) for name in PROBE_KEY_FIELDS}
+
+
+def resolve_probe_options(
+    options: ProbeOptions, pl_module: pl.LightningModule, model: nn.Module
+) -> ProbeOptions:
+    """``options`` with ``scale`` filled in by :func:`discover_scale` (when it can be found)."""
+    return options.replace(scale=discover_scale(pl_module, model, options.scale))
 
 
 def detach_copy(x: Tensor) -> Tensor:

@@ -8,11 +8,17 @@ import pytest
 import torch
 from torch import nn
 
+from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.batch import preds_target_from_outputs, split_batch
-from hyra_lightning.callbacks._base import detach_copy, discover_scale, resolve_model
+from hyra_lightning.callbacks._base import (
+    detach_copy,
+    discover_scale,
+    probe_key,
+    resolve_model,
+    resolve_probe_options,
+)
 from hyra_lightning.callbacks._figures import new_figure, render_figure
 from hyra_lightning.callbacks._precision import PrecisionForward
-from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
 from tests.callbacks.helpers import SRModule
 
 LR = torch.rand(2, 3, 8, 8)
