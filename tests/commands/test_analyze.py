@@ -264,18 +264,25 @@ def test_fsds_curve_bands_add_up_to_the_table_fsds_for_every_model(images, tmp_p
     doc = json.loads((out / "report.json").read_text())
     hr = read_image(image)[None].double()
     top, left = (hr.shape[-2] - 64) // 2, (hr.shape[-1] - 64) // 2
-    target = hr[..., top + 2 : top + 62, left + 2 : left + 62]  # the 64 x 64 centre crop, 2 pixels per side off
+    target = hr[
+        ..., top + 2 : top + 62, left + 2 : left + 62
+    ]  # the 64 x 64 centre crop, 2 pixels per side off
     band_den = _fsds_update(target, target, num_bands=16)[4][0]
     assert bool((band_den > 0).all())
     assert len(doc["models"]) == 3
     for m in doc["models"]:
         assert m["images"][0]["crop"] == [64, 64]
-        for curve, table in ((m["fsds_curve"]["model"], m["scores"]), (m["fsds_curve"]["bicubic"], m["bicubic"])):
+        for curve, table in (
+            (m["fsds_curve"]["model"], m["scores"]),
+            (m["fsds_curve"]["bicubic"], m["bicubic"]),
+        ):
             num = band_den * 10 ** (-torch.tensor(curve, dtype=torch.float64) / 10)
             from_curve = float(-10 * torch.log10(num.sum() / band_den.sum()))
             assert from_curve == pytest.approx(table["fsds"], abs=2e-3), m["name"]
         assert m["hyra"]["fsds_sr"] == pytest.approx(m["scores"]["fsds"], abs=1e-9)
-        assert m["hyra"]["fsds_gain"] == pytest.approx(m["scores"]["fsds"] - m["hyra"]["fsds_linear"], abs=1e-9)
+        assert m["hyra"]["fsds_gain"] == pytest.approx(
+            m["scores"]["fsds"] - m["hyra"]["fsds_linear"], abs=1e-9
+        )
 
 
 def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(images, tmp_path, capsys):
@@ -404,7 +411,9 @@ def test_option_errors(images, tmp_path, capsys):
         (["bicubic", "--images", str(tmp_path / "nope.png")], "no such path"),
         (["bicubic", "--max-size", "1"], "--max-size"),
     ]
-    cases.append((["bicubic", "--device", "foo"], "Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N'"))
+    cases.append(
+        (["bicubic", "--device", "foo"], "Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    )
     if not torch.cuda.is_available():
         cases.append((["bicubic", "--device", "cuda"], "torch sees none"))
     for args, message in cases:

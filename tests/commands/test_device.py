@@ -26,5 +26,5 @@ def test_a_gpu_that_is_not_there_says_what_to_pass():
             resolve_device(f"cuda:{torch.cuda.device_count()}")
     else:
         for name in ("cuda", "cuda:0", torch.device("cuda")):
-            with pytest.raises(ValueError, match="torch sees none. Use `--device cpu` or `auto`"):
+            with pytest.raises(ValueError, match=r"torch sees none\. Use `--device cpu` or `auto`"):
                 resolve_device(name)
