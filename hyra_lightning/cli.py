@@ -192,7 +192,7 @@ def fit_summary(
     """
     from hyra_lightning.analysis import ProbeOptions, hyra_decompose, impulse_response
     from hyra_lightning.callbacks import HyRAMonitor, ImpulseResponseMonitor
-    from hyra_lightning.callbacks._precision import PrecisionForward
+    from hyra_lightning.callbacks._base import PrecisionForward
 
     scale = module.scale
     loader = datamodule.val_dataloader()
