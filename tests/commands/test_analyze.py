@@ -467,3 +467,49 @@ def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
     assert exc.value.code == 0
     err = capsys.readouterr().err
     assert "analyze: 100%" in err and "6/6" in err  # 2 models x (1 probe + 2 images)
+
+
+def test_references_are_probed_once_per_scale_and_the_page_renders_from_the_document(
+    images, tmp_path, monkeypatch
+):
+    """The reference upsamplers are probed once per scale (descriptors, profiles and figures share the probe),
+    with the run's options; the written page is the one rendered from report.json and its figures alone."""
+    import hyra_lightning.analysis as analysis
+    from hyra_lightning.commands.analyze import analyze
+    from hyra_lightning.commands.report_html import render_html
+
+    probed = []
+    real = analysis.impulse_response
+
+    def counting(model, **kwargs):
+        probed.append((type(model).__name__, kwargs["options"]))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(analysis, "impulse_response", counting)
+    out = tmp_path / "out"
+    doc = analyze(
+        ["bicubic"],
+        images=[images / "coffee.png"],
+        scale=2,
+        out=out,
+        size=9,
+        amplitude=0.5,
+        max_size=48,
+        progress=False,
+    )
+    # the model itself, then each reference once
+    assert [name for name, _ in probed] == ["BicubicUpsampler", "BicubicUpsampler", "SincUpsampler"]
+    assert all(o.size == 9 and o.amplitude == 0.5 and o.scale == 2 for _, o in probed)
+    assert doc["probe"]["size"] == 9 and doc["probe"]["amplitude"] == 0.5
+    pngs = {rel: (out / rel).read_bytes() for rel in _figure_paths(doc)}
+    assert render_html(json.loads((out / "report.json").read_text()), pngs) == (
+        out / "report.html"
+    ).read_text(encoding="utf-8")
+
+
+def _figure_paths(doc: dict) -> list[str]:
+    paths = list(doc["figures"].values())
+    for m in doc["models"]:
+        for key, rel in m["figures"].items():
+            paths += list(rel.values()) if key == "hyra" else [rel]
+    return paths
