@@ -190,9 +190,9 @@ def fit_summary(
     started), how many steps this run trained, warning when a resumed fit trained none. Ends with the command
     that opens the dashboard.
     """
-    from hyra_lightning.analysis import hyra_decompose, impulse_response
+    from hyra_lightning.analysis import ProbeOptions, hyra_decompose, impulse_response
     from hyra_lightning.callbacks import HyRAMonitor, ImpulseResponseMonitor
-    from hyra_lightning.callbacks._precision import PrecisionForward
+    from hyra_lightning.callbacks._base import PrecisionForward
 
     scale = module.scale
     loader = datamodule.val_dataloader()
@@ -204,18 +204,18 @@ def fit_summary(
     )
     bicubic_scores = module.bicubic_baseline_metrics(loader)
 
-    probe_kwargs: dict[str, Any] = {}
+    options = ProbeOptions()
     hyra_kwargs: dict[str, Any] = {}
     response = None
     for cb in trainer.callbacks:
         if isinstance(cb, ImpulseResponseMonitor):
-            probe_kwargs = {k: v for k, v in cb.probe_options.kwargs().items() if k != "scale"}
+            options = cb.probe_options
             if cb.last_step == trainer.global_step and cb.submodule in (None, "model"):
                 response = cb.last_response  # measured at the end of training: do not probe again
         if isinstance(cb, HyRAMonitor):
             hyra_kwargs = {"boundary": cb.boundary}
     if response is None:
-        response = impulse_response(module.model, **{**probe_kwargs, "scale": scale})
+        response = impulse_response(module.model, options=options.replace(scale=scale))
     desc = response.describe()
     batch = next(iter(loader))
     lr, hr = split_batch(batch)

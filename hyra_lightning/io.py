@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image"]
+__all__ = ["IMAGE_SUFFIXES", "image_size", "list_images", "read_image"]
 
 #: File suffixes read as images by :func:`list_images` (compared case-insensitively).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -122,6 +122,29 @@ def read_image(path: str | os.PathLike) -> Tensor:
 
 
 _OWN_ERROR = "Could not read image file"
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file, read from its header only (the pixels are not decoded).
+
+    Raises:
+        ValueError: the file cannot be opened as an image; the message names the file, as :func:`read_image`.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     Image.new("RGB", (40, 30)).save(f"{d}/a.png")
+        ...     image_size(f"{d}/a.png")
+        (30, 40)
+    """
+    name = os.fspath(path)
+    try:
+        with Image.open(name) as im:
+            width, height = im.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"{_OWN_ERROR} {name!r}: {err}") from err
+    return height, width
 
 
 def _decode(im: Image.Image, name: str) -> tuple[np.ndarray, bool]:

@@ -21,6 +21,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from hyra_lightning.batch import split_batch
 from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
+from hyra_lightning.functional.image_scores import crop_border_pixels
 from hyra_lightning.losses import loss_term, loss_weights
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 from hyra_lightning.options import SCHEDULERS, LossTerm, Scheduler
@@ -31,26 +32,19 @@ __all__ = [
     "CosineToZero",
     "SuperResolutionModule",
     "bicubic_baseline_metrics",
-    "crop_border_pixels",
     "evaluate_upsampler",
     "split_batch",
 ]
 
 
-def crop_border_pixels(x: Tensor, border: int) -> Tensor:
-    """Remove ``border`` pixels from every side of ``(..., H, W)`` images (nothing when ``border == 0``)."""
-    if border == 0:
-        return x
-    height, width = x.shape[-2:]
-    if height <= 2 * border or width <= 2 * border:
-        raise ValueError(
-            f"Expected images larger than twice `crop_border` ({border}) in both dimensions, got {height} x {width}."
-        )
-    return x[..., border:-border, border:-border]
-
-
 def _make_metrics(prefix: str, sync_on_compute: bool = True) -> MetricCollection:
-    """PSNR, SSIM and FSDS as the module logs them; ``sync_on_compute=False`` for single-process use."""
+    """PSNR, SSIM and FSDS as the module logs them; ``sync_on_compute=False`` for single-process use.
+
+    The SSIM here is torchmetrics' padded SSIM (windows reaching into a reflect padding are averaged too), not
+    the valid-window SSIM of ``score`` and ``analyze``
+    (:func:`~hyra_lightning.functional.image_scores.ssim_valid`): it accumulates over batches and synchronises
+    across processes. The two differ near the borders, on purpose.
+    """
     return MetricCollection(
         {
             "psnr": PeakSignalNoiseRatio(data_range=1.0, dim=(1, 2, 3), sync_on_compute=sync_on_compute),

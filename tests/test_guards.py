@@ -16,7 +16,7 @@ from hyra_lightning.analysis.figures import fsds_band_map
 from hyra_lightning.commands import run_command
 from hyra_lightning.data import SRDataModule, load_photo
 from hyra_lightning.functional import frequency_similarity_curve, fsds
-from hyra_lightning.functional.ssim import ssim_valid
+from hyra_lightning.functional.image_scores import ssim_valid
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 from hyra_lightning.models import EDSR, ESPCN, BicubicUpsampler, SincUpsampler
 from hyra_lightning.module import SuperResolutionModule

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from hyra_lightning import io
-from hyra_lightning.io import IMAGE_SUFFIXES, list_images, read_image
+from hyra_lightning.io import IMAGE_SUFFIXES, image_size, list_images, read_image
 from tests.imagefiles import write_png, write_tiff16
 
 RNG = np.random.default_rng(8)
@@ -221,3 +221,16 @@ def test_list_images_sorted_filtered_case_insensitive(tmp_path):
 def test_list_images_of_a_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         list_images(tmp_path / "nowhere")
+
+
+def test_image_size_reads_the_header_only_and_names_a_bad_file(tmp_path):
+    path = tmp_path / "a.png"
+    Image.new("RGB", (40, 30)).save(path)
+    assert image_size(path) == (30, 40) == tuple(read_image(path).shape[-2:])
+    truncated = tmp_path / "t.png"
+    truncated.write_bytes(path.read_bytes()[:60])  # the header survives, the pixels do not
+    assert image_size(truncated) == (30, 40)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=r"Could not read image file .*bad\.png"):
+        image_size(bad)

@@ -115,3 +115,68 @@ def test_the_check_sees_a_violation():
     ]
     assert [layer_of(mod) for _, mod in imports] == ["app", "ground"]
     assert "app" not in ALLOWED["analysis"]
+
+
+COMMANDS = "hyra_lightning.commands"
+
+
+def _command_imports() -> dict[str, set[str]]:
+    """``{command module: command modules it imports}`` (every import, lazy ones included)."""
+    modules = {module_name(p): p for p in SOURCES if module_name(p).startswith(COMMANDS + ".")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for _, target in package_imports(path):
+            # `from hyra_lightning.commands.report import write_report` names `...report.write_report`
+            owner = next((m for m in modules if target == m or target.startswith(m + ".")), None)
+            if owner is not None and owner != name:
+                targets.add(owner)
+        graph[name] = targets
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (its modules in order), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)) is not None:
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)) is not None:
+            return found
+    return None
+
+
+def test_no_two_command_modules_import_each_other_in_a_circle():
+    graph = _command_imports()
+    assert {"hyra_lightning.commands.records", "hyra_lightning.commands.report"} <= set(graph)
+    assert _cycle(graph) is None, f"import circle in the commands wing: {' -> '.join(_cycle(graph) or [])}"
+
+
+def test_the_circle_check_sees_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycle(graph) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_scores_live_below_the_commands():
+    """The commands score images with the functional layer, not by climbing back up to the LightningModule."""
+    wrong = [
+        f"{module_name(p)} line {line}: {target}"
+        for p in SOURCES
+        if module_name(p).startswith(COMMANDS)
+        for line, target in package_imports(p)
+        if target.startswith(("hyra_lightning.module", "hyra_lightning.cli"))
+    ]
+    assert not wrong

@@ -15,7 +15,6 @@ from hyra_lightning.models import EDSR, ESPCN
 from hyra_lightning.module import (
     SuperResolutionModule,
     bicubic_baseline_metrics,
-    crop_border_pixels,
     split_batch,
 )
 
@@ -246,10 +245,6 @@ def test_helpers() -> None:
     assert split_batch(lr) == (lr, None)
     with pytest.raises(ValueError, match=r"`batch`.*keys \['image'\]"):
         split_batch({"image": lr})
-    assert crop_border_pixels(hr, 0) is hr
-    assert crop_border_pixels(hr, 2).shape == (1, 3, 4, 4)
-    with pytest.raises(ValueError, match="`crop_border` \\(4\\)"):
-        crop_border_pixels(hr, 4)
 
 
 class _NoScale(nn.Module):

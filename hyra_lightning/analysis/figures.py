@@ -8,8 +8,9 @@ drawn by :func:`hyra_lightning.metrics.plot_frequency_similarity`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,7 +22,42 @@ from hyra_lightning.functional.frequency_similarity import frequency_bands
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["fsds_band_map"]
+__all__ = ["fsds_band_map", "new_figure", "render_figure"]
+
+
+def new_figure(width: float = 5.0, height: float = 3.2, dpi: int = 100, **kwargs: Any) -> Figure:
+    """A matplotlib ``Figure`` on its own Agg canvas, unknown to ``pyplot`` (nothing to leak, safe off the main
+    thread); ``kwargs`` go to ``Figure`` (e.g. ``layout="constrained"``).
+
+    Example:
+        >>> new_figure(2.0, 1.0, dpi=50).canvas.get_width_height()
+        (100, 50)
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi, **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def render_figure(fig: Figure) -> Tensor:
+    """Rasterise ``fig`` to a ``3 x H x W`` float image in [0, 1] and close it.
+
+    Works for figures made by :func:`new_figure` and for ``pyplot`` figures (which are closed in ``pyplot``
+    too, so that no figure accumulates in a long run).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba(), dtype=np.uint8)
+    image = torch.from_numpy(np.ascontiguousarray(rgba[..., :3].transpose(2, 0, 1))).float() / 255.0
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+    return image
+
 
 #: Colour map of :func:`fsds_band_map` and the colour of its cells without a value (NaN).
 BAND_MAP_CMAP = "viridis"
@@ -75,8 +111,6 @@ def fsds_band_map(
         ('radial frequency (Nyquist units)', 'FSDS (dB)')
     """
     from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     if isinstance(values, Tensor):
         values = values.detach().cpu().double().numpy()
@@ -105,8 +139,7 @@ def fsds_band_map(
     shown = np.ma.masked_invalid(np.where(np.isposinf(data), high, np.where(np.isneginf(data), low, data)))
     _, edges = frequency_bands(num_bands, dtype=torch.float64)
 
-    fig = Figure(figsize=(6.4, 3.2), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.4, 3.2, dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     cmap = colormaps[BAND_MAP_CMAP].with_extremes(bad=BAND_MAP_MISSING_COLOUR)
     mesh = ax.pcolormesh(

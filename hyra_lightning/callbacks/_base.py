@@ -20,10 +20,31 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 from typing_extensions import override
 
+from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.callbacks._writer import WriteJob, get_writer
 from hyra_lightning.callbacks.sinks import Sink, sinks_for
 
-__all__ = ["MonitorCallback", "detach_copy", "discover_scale", "resolve_model"]
+__all__ = [
+    "MonitorCallback",
+    "PrecisionForward",
+    "detach_copy",
+    "discover_scale",
+    "probe_key",
+    "resolve_model",
+    "resolve_probe_options",
+]
+
+#: The probe options that name a monitor's checkpoint entry (``extra`` and ``dtype`` are left out, so that a
+#: checkpoint keeps its key when they change).
+PROBE_KEY_FIELDS: tuple[str, ...] = (
+    "size",
+    "amplitude",
+    "background",
+    "baseline",
+    "mode",
+    "scale",
+    "in_channels",
+)
 
 
 def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
@@ -54,6 +75,47 @@ def discover_scale(pl_module: pl.LightningModule, model: nn.Module, given: int |
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
     return None
+
+
+def probe_key(options: ProbeOptions) -> dict[str, Any]:
+    """The probe options that tell two monitors' checkpoint entries apart (:data:`PROBE_KEY_FIELDS`)."""
+    return {name: getattr(options, name) for name in PROBE_KEY_FIELDS}
+
+
+def resolve_probe_options(
+    options: ProbeOptions, pl_module: pl.LightningModule, model: nn.Module
+) -> ProbeOptions:
+    """``options`` with ``scale`` filled in by :func:`discover_scale` (when it can be found)."""
+    return options.replace(scale=discover_scale(pl_module, model, options.scale))
+
+
+class PrecisionForward(nn.Module):
+    """Wrap ``model`` so that every forward runs inside the trainer's precision context.
+
+    For the FSDS monitor and the fit summary, which score the images the model produces as it is trained.
+    Probes and HyRA do not use it: they measure in full precision (:mod:`hyra_lightning.analysis.precision`).
+
+    The wrapped model is a registered child, so ``modules()``, ``parameters()`` and train/eval flags reach it
+    unchanged; the analysis layer sees the model's own parameter dtype and first convolution. Inputs go
+    through the precision plugin's ``convert_input`` first (half weights need half inputs).
+
+    Args:
+        model: the SR network, ``(N, C, h, w) -> (N, C', s*h, s*w)``.
+        trainer: the running trainer; its ``precision_plugin`` provides ``forward_context``.
+    """
+
+    def __init__(self, model: nn.Module, trainer: pl.Trainer) -> None:
+        super().__init__()
+        self.model = model
+        self._plugin = trainer.precision_plugin
+        self.training = model.training
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Run ``model(x)`` in the trainer's precision context."""
+        plugin = self._plugin
+        x = plugin.convert_input(x)
+        with plugin.forward_context():
+            return self.model(x)
 
 
 def detach_copy(x: Tensor) -> Tensor:

@@ -10,8 +10,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from hyra_lightning.batch import describe_outputs, preds_target_from_outputs, split_batch
-from hyra_lightning.callbacks._base import MonitorCallback, discover_scale, resolve_model
-from hyra_lightning.callbacks._precision import PrecisionForward
+from hyra_lightning.callbacks._base import MonitorCallback, PrecisionForward, discover_scale, resolve_model
 from hyra_lightning.callbacks.fsds_logging import fsds_scalars, write_fsds_band_map, write_fsds_curve
 from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
 from hyra_lightning.functional import frequency_bands
@@ -277,7 +276,7 @@ class FrequencySimilarityMonitor(MonitorCallback):
 
     def _curve_axis(self) -> Any:
         """The axis of the ``fsds/curve`` figure, built once per process (writer thread)."""
-        from hyra_lightning.callbacks._figures import new_figure
+        from hyra_lightning.analysis.figures import new_figure
 
         fig = self.cache.get("curve")
         if fig is None:

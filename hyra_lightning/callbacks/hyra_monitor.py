@@ -10,9 +10,15 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
+from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.batch import split_batch
-from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, resolve_model
-from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.callbacks._base import (
+    MonitorCallback,
+    detach_copy,
+    probe_key,
+    resolve_model,
+    resolve_probe_options,
+)
 from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
 from hyra_lightning.options import BOUNDARIES, Boundary, ProbeMode
 from hyra_lightning.tags import hyra_sample, hyra_scalar

@@ -9,9 +9,9 @@ import lightning.pytorch as pl
 import torch
 from typing_extensions import override
 
-from hyra_lightning.callbacks._base import MonitorCallback, resolve_model
-from hyra_lightning.callbacks._figures import new_figure
-from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.analysis import ProbeOptions
+from hyra_lightning.analysis.figures import new_figure
+from hyra_lightning.callbacks._base import MonitorCallback, probe_key, resolve_model, resolve_probe_options
 from hyra_lightning.checks import check_bool, check_int, check_str
 from hyra_lightning.options import ProbeMode
 from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar

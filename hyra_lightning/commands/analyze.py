@@ -3,9 +3,11 @@
 For every model (a published checkpoint, a checkpoint of ``hyra-lightning fit``, or the references
 ``bicubic`` / ``sinc``): the impulse response and its descriptors; HyRA on every image (the LR image made by
 antialiased bicubic downsampling of an HR crop, as in the data module) with its scalars and panels; PSNR,
-SSIM and FSDS of its output and of bicubic upsampling on the same crops (RGB, border of ``scale`` pixels
-cropped, data range 1, FSDS reference the HR image); and the frequency-similarity curves of both. The
-report (``report.html``, ``report.json`` and PNG figures) is written by :mod:`hyra_lightning.commands.report`.
+SSIM and FSDS of its output and of bicubic upsampling on the same crops (RGB, data range 1, FSDS reference
+the HR image); and the frequency-similarity curves of both. Everything scored (the three scores, the curves
+and HyRA's FSDS of the linear part) is measured after one cropping of ``scale`` pixels per side, so a curve's
+bands add up to the FSDS of the table. The records go to :mod:`hyra_lightning.commands.records`, the report
+(``report.html``, ``report.json`` and PNG figures) is written by :mod:`hyra_lightning.commands.report`.
 
 A model that cannot be loaded or probed, or an image that does not fit, gets its error in the report; the
 other models still get their sections.
@@ -17,88 +19,24 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hyra_lightning.checks import check_choice, check_int
+from hyra_lightning.commands.device import resolve_device
+from hyra_lightning.commands.records import AnalysedImage, AnalysedModel, AnalysisSettings, ReferenceProbe
 from hyra_lightning.options import BOUNDARIES, Boundary
 
-__all__ = ["AnalysedImage", "AnalysedModel", "analyze", "build_parser", "main"]
+if TYPE_CHECKING:
+    from torch import nn
 
-_METRICS = ("psnr", "ssim", "fsds")
+    from hyra_lightning.analysis import ImpulseResponse
+    from hyra_lightning.zoo import LoadedModel
 
-
-@dataclass
-class AnalysedImage:
-    """HyRA and scores of one model on one image (the tensors are kept for the figures)."""
-
-    name: str
-    crop: tuple[int, int]
-    hyra: dict[str, float]
-    scores: dict[str, float]
-    bicubic: dict[str, float]
-    curve: list[float]
-    bicubic_curve: list[float]
-    panel: Tensor
-
-
-@dataclass
-class AnalysedModel:
-    """Everything measured on one model (``error`` set when it could not be loaded or probed)."""
-
-    name: str
-    source: str
-    architecture: str | None = None
-    kind: str | None = None
-    scale: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    response: Any = None  # ImpulseResponse
-    descriptors: dict[str, float] = field(default_factory=dict)
-    images: list[AnalysedImage] = field(default_factory=list)
-    image_errors: list[dict[str, str]] = field(default_factory=list)
-
-    def mean(self, attr: str) -> dict[str, float]:
-        """Mean over the analysed images of the dict attribute ``attr`` (``hyra``, ``scores``, ``bicubic``)."""
-        if not self.images:
-            return {}
-        keys = getattr(self.images[0], attr).keys()
-        out = {}
-        for k in keys:
-            vals = [getattr(img, attr)[k] for img in self.images if math.isfinite(getattr(img, attr)[k])]
-            out[k] = float(sum(vals) / len(vals)) if vals else math.nan
-        return out
-
-    def mean_curve(self, attr: str) -> list[float]:
-        """Per-band mean over images of ``curve`` or ``bicubic_curve`` (NaN bands left out)."""
-        if not self.images:
-            return []
-        curves = torch.tensor([getattr(img, attr) for img in self.images], dtype=torch.float64)
-        finite = torch.isfinite(curves)
-        total = torch.where(finite, curves, torch.zeros_like(curves)).sum(0)
-        count = finite.sum(0)
-        return [float(t / c) if c > 0 else math.nan for t, c in zip(total, count, strict=True)]
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(
-            f"Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
-        ) from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"`--device {device}` asks for a GPU, but torch sees none. Use `--device cpu` or `auto`."
-        )
-    return dev
+__all__ = ["analyze", "build_parser", "main"]
 
 
 def _image_paths(images: Sequence[str | Path] | None) -> list[Path]:
@@ -147,60 +85,55 @@ def _center_crop(hr: Tensor, max_size: int, scale: int) -> Tensor:
     return hr[..., top : top + ch, left : left + cw]
 
 
-def _reference_descriptors(scale: int, probe: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Descriptors of the bicubic and windowed-sinc references at ``scale`` (float64 probes)."""
+def _reference_probe(scale: int, settings: AnalysisSettings) -> ReferenceProbe:
+    """The bicubic and windowed-sinc references at ``scale``, probed once (float64) with the run's options."""
     from hyra_lightning.analysis import impulse_response
     from hyra_lightning.models import BicubicUpsampler, SincUpsampler
 
-    out = {}
-    for key, model in (("bicubic", BicubicUpsampler(scale)), ("sinc", SincUpsampler(scale))):
-        r = impulse_response(
-            model,
-            size=probe["size"],
-            amplitude=probe["amplitude"],
-            background=probe["background"],
-            scale=scale,
-            in_channels=3,
-            dtype=torch.float64,
-        )
-        out[key] = r.describe().as_dict()
-    return out
+    options = settings.probe.replace(scale=scale, in_channels=3, dtype=torch.float64)
+    return ReferenceProbe(
+        scale=scale,
+        responses={
+            "bicubic": impulse_response(BicubicUpsampler(scale), options=options),
+            "sinc": impulse_response(SincUpsampler(scale), options=options),
+        },
+    )
 
 
 def _analyse_image(
-    model: Any,
-    loaded: Any,
-    response: Any,
+    loaded: LoadedModel,
+    response: ImpulseResponse,
     name: str,
     hr_full: Tensor,
-    probe: dict[str, Any],
+    settings: AnalysisSettings,
     device: torch.device,
 ) -> AnalysedImage:
     from hyra_lightning.analysis import hyra_decompose, hyra_panel
-    from hyra_lightning.commands.score import image_scores
     from hyra_lightning.data.datamodule import bicubic_downsample
-    from hyra_lightning.functional import frequency_similarity_curve
+    from hyra_lightning.functional import crop_border_pixels, frequency_similarity_curve, fsds, image_scores
 
+    model: nn.Module = loaded.model
     s = loaded.scale
-    need = s * probe["size"]
+    size, max_size = settings.probe.size, settings.max_size
+    need = s * size
     h, w = hr_full.shape[-2:]
-    side = min(h, w, probe["max_size"])
+    side = min(h, w, max_size)
     if side < need:
         fit = side // s - (1 - (side // s) % 2)  # the largest odd probe size that fits
         hint = f"a smaller `--size` (at most {fit})" if fit >= 3 else "a larger image"
         raise ValueError(
-            f"image {name!r} ({w} x {h}, cropped to at most {probe['max_size']} x {probe['max_size']}) is smaller"
-            f" than the probe's output ({need} x {need} at x{s} with `--size {probe['size']}`). Use a larger"
+            f"image {name!r} ({w} x {h}, cropped to at most {max_size} x {max_size}) is smaller"
+            f" than the probe's output ({need} x {need} at x{s} with `--size {size}`). Use a larger"
             f" image or `--max-size`, or {hint}."
         )
-    hr = _center_crop(hr_full, probe["max_size"], s).to(device)
+    hr = _center_crop(hr_full, max_size, s).to(device)
     lr = bicubic_downsample(hr[None], s)
     if lr.shape[1] != loaded.in_channels:
         raise ValueError(
             f"image {name!r} has {lr.shape[1]} channels, but the model takes {loaded.in_channels}."
         )
     try:
-        result = hyra_decompose(model, lr, hr=hr[None], response=response, boundary=probe["boundary"])
+        result = hyra_decompose(model, lr, hr=hr[None], response=response, boundary=settings.boundary)
     except Exception as err:
         raise ValueError(
             f"the model failed on image {name!r} (LR crop {lr.shape[-1]} x {lr.shape[-2]}): {type(err).__name__}:"
@@ -212,15 +145,22 @@ def _analyse_image(
         .clamp(0, 1)
         .to(sr.device)
     )
-    target = hr[None].float().to(sr.device)
-    scores = {k: float(v[0]) for k, v in image_scores(sr, target, crop_border=s).items()}
-    bicubic = {k: float(v[0]) for k, v in image_scores(bic, target, crop_border=s).items()}
-    _, curve = frequency_similarity_curve(sr, target, num_bands=probe["num_bands"])
-    _, bcurve = frequency_similarity_curve(bic, target, num_bands=probe["num_bands"])
+    # One cropping for everything scored: the scores, the curves and HyRA's FSDS of the linear part.
+    target = crop_border_pixels(hr[None].float().to(sr.device), s)
+    sr, bic = crop_border_pixels(sr, s), crop_border_pixels(bic, s)
+    scores = {k: float(v[0]) for k, v in image_scores(sr, target).items()}
+    bicubic = {k: float(v[0]) for k, v in image_scores(bic, target).items()}
+    _, curve = frequency_similarity_curve(sr, target, num_bands=settings.num_bands)
+    _, bcurve = frequency_similarity_curve(bic, target, num_bands=settings.num_bands)
+    hyra = result.scalars()
+    linear = crop_border_pixels((result.baseline + result.linear).float().to(sr.device), s)
+    hyra["fsds_linear"] = float(fsds(linear, target))
+    hyra["fsds_sr"] = scores["fsds"]
+    hyra["fsds_gain"] = scores["fsds"] - hyra["fsds_linear"]
     return AnalysedImage(
         name=name,
         crop=(int(hr.shape[-2]), int(hr.shape[-1])),
-        hyra=result.scalars(),
+        hyra=hyra,
         scores=scores,
         bicubic=bicubic,
         curve=[float(v) for v in curve],
@@ -255,8 +195,8 @@ def analyze(
         scale: expected scale; checked against every checkpoint and used by the references (which otherwise
             take the scale of the other models).
         out: output folder.
-        device: ``"auto"`` (the GPU when there is one), ``"cpu"``, ``"cuda:N"``.
-        size: LR probe size (odd), as in :func:`~hyra_lightning.analysis.impulse_response`.
+        device: ``"auto"`` (the GPU when there is one), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        size: LR probe size (odd), as in :class:`~hyra_lightning.analysis.ProbeOptions`.
         amplitude: impulse amplitude.
         background: probe background.
         names: labels of the models in the report; default the file stems (reference names for references).
@@ -284,33 +224,24 @@ def analyze(
     models = [str(m) for m in models]
     if not models:
         raise ValueError("Expected at least one MODEL (a checkpoint file, `bicubic` or `sinc`), got none.")
-    ProbeOptions(size=size, amplitude=amplitude, background=background, scale=scale)
-    check_int("--max-size", max_size, minimum=2)
-    check_choice("--boundary", boundary, BOUNDARIES)
+    settings = AnalysisSettings(
+        probe=ProbeOptions(size=size, amplitude=amplitude, background=background, scale=scale),
+        boundary=boundary,
+        max_size=max_size,
+        num_bands=num_bands,
+    )
     if names is not None and len(names) != len(models):
         raise ValueError(f"Expected one `--name` per MODEL ({len(models)}), got {len(names)}: {list(names)}.")
     labels = _unique_names(list(names) if names else [m if m in REFERENCES else Path(m).stem for m in models])
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     paths = _image_paths(images)
     hr_images = [(p.stem, p, read_image(p)) for p in paths]
     image_names = _unique_names([name for name, _, _ in hr_images])
-    probe = {
-        "size": size,
-        "amplitude": float(amplitude),
-        "background": float(background),
-        "baseline": True,
-        "mode": "cross_channel",
-        "boundary": boundary,
-        "max_size": max_size,
-        "num_bands": num_bands,
-        "lr_degradation": "bicubic_antialias",
-        "crop_border": "scale",
-    }
 
     results: list[AnalysedModel] = [
         AnalysedModel(name=n, source=m) for n, m in zip(labels, models, strict=True)
     ]
-    loaded: list[Any] = [None] * len(models)
+    loaded: list[LoadedModel | None] = [None] * len(models)
     bar = tqdm(
         total=len(models) * (1 + len(hr_images)),
         desc="analyze",
@@ -339,12 +270,12 @@ def analyze(
                     bar.update(1 + len(hr_images))
                     continue
             try:
-                loaded[i] = load_model(models[i], scale=ref_scale, device=dev, trust_modules=trust_modules)
+                lm = load_model(models[i], scale=ref_scale, device=dev, trust_modules=trust_modules)
             except (ModelLoadError, ValueError) as err:
                 res.error = str(err)
                 bar.update(1 + len(hr_images))
                 continue
-            lm = loaded[i]
+            loaded[i] = lm
             res.architecture, res.kind, res.scale, res.details = (
                 lm.architecture,
                 lm.kind,
@@ -352,16 +283,13 @@ def analyze(
                 lm.details,
             )
             bar.set_postfix_str(f"probing {res.name}")
+            options = settings.probe.replace(
+                scale=lm.scale,
+                in_channels=lm.in_channels,
+                dtype=torch.float64 if lm.kind == "reference" else None,
+            )
             try:
-                res.response = impulse_response(
-                    lm.model,
-                    size=size,
-                    amplitude=amplitude,
-                    background=background,
-                    scale=lm.scale,
-                    in_channels=lm.in_channels,
-                    dtype=torch.float64 if lm.kind == "reference" else None,
-                )
+                res.response = impulse_response(lm.model, options=options)
             except (RuntimeError, ValueError) as err:
                 res.error = f"The probe failed: {err}"
                 bar.update(1 + len(hr_images))
@@ -371,22 +299,19 @@ def analyze(
             for (_, _, hr), image_name in zip(hr_images, image_names, strict=True):
                 bar.set_postfix_str(f"{res.name} on {image_name}")
                 try:
-                    res.images.append(_analyse_image(lm.model, lm, res.response, image_name, hr, probe, dev))
+                    res.images.append(_analyse_image(lm, res.response, image_name, hr, settings, dev))
                 except ValueError as err:
                     res.image_errors.append({"image": image_name, "message": str(err)})
                 bar.update(1)
     finally:
         bar.close()
-    references = {
-        s: _reference_descriptors(s, probe) for s in sorted({r.scale for r in results if r.scale is not None})
-    }
-    if scale is not None and scale not in references:
-        references[scale] = _reference_descriptors(scale, probe)
+    scales = {r.scale for r in results if r.scale is not None} | ({scale} if scale is not None else set())
+    references = {s: _reference_probe(s, settings) for s in sorted(scales)}
     image_info = [
         {"name": n, "path": str(p), "size": [int(t.shape[-2]), int(t.shape[-1])]}
         for (_, p, t), n in zip(hr_images, image_names, strict=True)
     ]
-    return write_report(Path(out), results, probe, image_info, references)
+    return write_report(Path(out), results, settings, image_info, references)
 
 
 # ------------------------------------------------------------------------------------------- CLI

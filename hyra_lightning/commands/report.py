@@ -1,4 +1,6 @@
-"""The report of ``hyra-lightning analyze``: ``report.json``, PNG figures and one self-contained ``report.html``.
+"""The report of ``hyra-lightning analyze``: the ``report.json`` document and its PNG figures, built from the
+records of :mod:`hyra_lightning.commands.records`; the HTML page is rendered from them by
+:mod:`hyra_lightning.commands.report_html`.
 
 Layout of the output folder::
 
@@ -8,30 +10,30 @@ Layout of the output folder::
     figures/fsds_curves.png frequency-similarity curves of all models and of bicubic
     figures/<NN>_<model>_response.png, _spectrum.png, _profile.png, _hyra_<image>.png
 
-Undefined numbers (NaN, infinities) are written as ``null`` in ``report.json`` and shown as "n/a" in the
-HTML, whose table cells carry the exact value in ``data-value`` (the same ``repr`` as the JSON).
+Undefined numbers (NaN, infinities) are written as ``null`` in ``report.json``.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import json
-import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
+from hyra_lightning.commands.records import json_safe, response_radius
+from hyra_lightning.commands.report_html import render_html
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from hyra_lightning.commands.analyze import AnalysedModel
+    from hyra_lightning.commands.records import AnalysedModel, AnalysisSettings, ReferenceProbe
 
-__all__ = ["HYRA_PANEL_COLUMNS", "write_report"]
+__all__ = ["HYRA_PANEL_COLUMNS", "Report", "build_report", "write_report"]
 
 #: Column labels of :func:`~hyra_lightning.analysis.hyra_panel` (the HR column only when there is an HR image).
 HYRA_PANEL_COLUMNS: tuple[str, ...] = (
@@ -42,34 +44,10 @@ HYRA_PANEL_COLUMNS: tuple[str, ...] = (
     "HR ground truth",
 )
 
-#: Comparison-table columns: (JSON path in a model entry, header, format).
-TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("descriptors.dc_gain", "dc_gain", ".3f"),
-    ("descriptors.cutoff", "cutoff", ".3f"),
-    ("descriptors.sinc_similarity", "sinc sim.", ".3f"),
-    ("descriptors.negative_lobe", "neg. lobe", ".3f"),
-    ("descriptors.stopband_leakage", "leakage", ".4f"),
-    ("hyra.nonlinear_energy_ratio", "non-lin. energy", ".4f"),
-    ("hyra.hf_injection", "HF injection", ".3f"),
-    ("scores.psnr", "PSNR", ".2f"),
-    ("delta.psnr", "&Delta; bicubic", "+.2f"),
-    ("scores.ssim", "SSIM", ".4f"),
-    ("delta.ssim", "&Delta; bicubic", "+.4f"),
-    ("scores.fsds", "FSDS", ".2f"),
-    ("delta.fsds", "&Delta; bicubic", "+.2f"),
-)
-
 _PROFILE_FFT = 512
 _DASHES = ("--", "-.", (0, (6, 2, 1, 2, 1, 2)))
 _DOTS = (":", (0, (1, 3)), (0, (2, 4)))
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
-
-
-def _finite(v: Any) -> float | None:
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _slug(text: str) -> str:
@@ -102,17 +80,15 @@ def _mean_profile(response: Any) -> tuple[list[float], list[float], list[float]]
     return f.tolist(), mh.tolist(), mv.tolist()
 
 
-def _reference_profiles(scale: int, probe: dict[str, Any]) -> dict[str, tuple[list[float], list[float]]]:
-    from hyra_lightning.analysis import impulse_response, magnitude_profiles
-    from hyra_lightning.models import BicubicUpsampler, SincUpsampler
+def _profile_of(response: Any) -> tuple[list[float], list[float]]:
+    """Horizontal magnitude profile of a (separable) reference's response."""
+    f, mh, _ = _mean_profile(response)
+    return f, mh
 
-    out = {}
-    for key, model in (("bicubic", BicubicUpsampler(scale)), ("sinc", SincUpsampler(scale))):
-        r = impulse_response(model, size=probe["size"], scale=scale, in_channels=1, dtype=torch.float64)
-        n = max(_PROFILE_FFT, r.luminance.shape[-1] + r.luminance.shape[-1] % 2)
-        f, mh, _ = magnitude_profiles(r, n_fft=n)
-        out[key] = (f.tolist(), mh.tolist())
-    return out
+
+def _reference_profiles(reference: ReferenceProbe) -> dict[str, tuple[list[float], list[float]]]:
+    """Magnitude profiles of the references, from the responses probed once by ``analyze``."""
+    return {key: _profile_of(r) for key, r in reference.responses.items()}
 
 
 # ----------------------------------------------------------------------------------------------- figures
@@ -218,330 +194,179 @@ def _model_profile_figure(
     return fig
 
 
-# ----------------------------------------------------------------------------------------------- HTML
-
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1300px;color:#222;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-.meta{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-th,td{border:1px solid #ddd;padding:.3em .55em;text-align:right}th{background:#f4f4f4}
-td.name,th.name{text-align:left}tr.reference td{color:#555;background:#fafafa;font-style:italic}
-.good{color:#16794a}.bad{color:#b3261e}.error{background:#fdecea;border:1px solid #f5c2bd;padding:.6em .8em;border-radius:4px;white-space:pre-wrap}
-figure{display:inline-table;margin:.5em 1em .5em 0;vertical-align:top}figcaption{display:table-caption;caption-side:bottom;font-size:.8em;color:#555;padding-top:.3em}
-img{max-width:100%}section.model{border-top:2px solid #eee;margin-top:1.5em}
-"""
+# ----------------------------------------------------------------------------------------------- document
 
 
-def _fmt(value: Any, fmt: str) -> str:
-    v = _finite(value)
-    return "n/a" if v is None else format(v, fmt)
+@dataclass
+class Report:
+    """The report of one ``analyze`` run before it is written.
+
+    Attributes:
+        document: the ``report.json`` document (strict JSON: NaN and infinities are None).
+        pngs: ``{relative path: PNG bytes}`` of every figure the document names.
+    """
+
+    document: dict[str, Any]
+    pngs: dict[str, bytes]
 
 
-def _cell(key: str, value: Any, fmt: str) -> str:
-    v = _finite(value)
-    cls = ""
-    if key.startswith("delta.") and v is not None and v != 0:
-        cls = ' class="good"' if v > 0 else ' class="bad"'
-    data = "null" if v is None else repr(v)
-    return f'<td data-key="{key}" data-value="{data}"{cls}>{_fmt(value, fmt)}</td>'
+def _model_entry(
+    k: int,
+    res: AnalysedModel,
+    frequencies: list[float],
+    size: int,
+    profiles: dict[int, dict[str, tuple[list[float], list[float]]]],
+    pngs: dict[str, bytes],
+) -> dict[str, Any]:
+    """The ``report.json`` entry of one model; its figures go into ``pngs``."""
+    from hyra_lightning.analysis import enlarge, impulse_response_image, log_magnitude_spectrum
 
-
-def _lookup(entry: dict[str, Any], path: str) -> Any:
-    group, key = path.split(".")
-    if group == "delta":
-        a = _finite(entry.get("scores", {}).get(key))
-        b = _finite(entry.get("bicubic", {}).get(key))
-        return None if a is None or b is None else a - b
-    return entry.get(group, {}).get(key)
-
-
-def _img_tag(data: bytes, alt: str) -> str:
-    return (
-        f'<img src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}" alt="{html.escape(alt)}">'
-    )
-
-
-def _figure(data: bytes, alt: str, caption: str) -> str:
-    return f"<figure>{_img_tag(data, alt)}<figcaption>{caption}</figcaption></figure>"
-
-
-def _comparison_table(doc: dict[str, Any]) -> str:
-    head = "".join(f"<th>{h}</th>" for _, h, _ in TABLE_COLUMNS)
-    rows = [f'<tr><th class="name">model</th><th>scale</th>{head}</tr>']
-    for m in doc["models"]:
-        name = html.escape(m["name"])
-        if m["error"]:
-            rows.append(
-                f'<tr data-model="{name}"><td class="name">{name}</td><td>{m["scale"] or "?"}</td>'
-                f'<td colspan="{len(TABLE_COLUMNS)}" class="name bad">failed: see its section</td></tr>'
-            )
-            continue
-        cells = "".join(_cell(key, _lookup(m, key), fmt) for key, _, fmt in TABLE_COLUMNS)
-        rows.append(f'<tr data-model="{name}"><td class="name">{name}</td><td>{m["scale"]}</td>{cells}</tr>')
-    for s, refs in sorted(doc["references"].items(), key=lambda kv: int(kv[0])):
-        bicubic_scores = next(
-            (m["bicubic"] for m in doc["models"] if not m["error"] and str(m["scale"]) == s and m["bicubic"]),
-            {},
-        )
-        for key, label in (("bicubic", "bicubic (closed form)"), ("sinc", "ideal sinc (windowed)")):
-            entry = {
-                "descriptors": refs[key],
-                "hyra": {},
-                "scores": bicubic_scores if key == "bicubic" else {},
+    stem = f"{k:02d}_{_slug(res.name)}"
+    entry: dict[str, Any] = {
+        "name": res.name,
+        "source": res.source,
+        "architecture": res.architecture,
+        "kind": res.kind,
+        "scale": res.scale,
+        "details": res.details,
+        "error": res.error,
+        "descriptors": res.descriptors,
+        "hyra": res.mean("hyra"),
+        "scores": res.mean("scores"),
+        "bicubic": res.mean("bicubic"),
+        "images": [
+            {
+                "name": img.name,
+                "crop": list(img.crop),
+                "hyra": img.hyra,
+                "scores": img.scores,
+                "bicubic": img.bicubic,
             }
-            cells = "".join(
-                _cell(f"reference.{k}", _lookup(entry, k), fmt) if not k.startswith("delta") else "<td></td>"
-                for k, _, fmt in TABLE_COLUMNS
-            )
-            rows.append(
-                f'<tr class="reference" data-reference="{key}" data-scale="{s}"><td class="name">{label}</td>'
-                f"<td>{s}</td>{cells}</tr>"
-            )
-    return '<table id="comparison">' + "".join(rows) + "</table>"
+            for img in res.images
+        ],
+        "image_errors": res.image_errors,
+        "profile": None,
+        "fsds_curve": None,
+        "figures": {},
+    }
+    figs = entry["figures"]
 
+    def save(rel: str, data: bytes) -> str:
+        pngs[rel] = data
+        return rel
 
-def _image_table(m: dict[str, Any]) -> str:
-    rows = [
-        '<tr><th class="name">image</th><th>crop</th><th>PSNR</th><th>bicubic</th><th>SSIM</th><th>bicubic</th>'
-        "<th>FSDS</th><th>bicubic</th><th>non-lin. energy</th><th>HF injection</th><th>FSDS linear part</th>"
-        "<th>FSDS gain</th></tr>"
-    ]
-    for img in m["images"]:
-        cells = [
-            _cell("scores.psnr", img["scores"]["psnr"], ".2f"),
-            _cell("bicubic.psnr", img["bicubic"]["psnr"], ".2f"),
-            _cell("scores.ssim", img["scores"]["ssim"], ".4f"),
-            _cell("bicubic.ssim", img["bicubic"]["ssim"], ".4f"),
-            _cell("scores.fsds", img["scores"]["fsds"], ".2f"),
-            _cell("bicubic.fsds", img["bicubic"]["fsds"], ".2f"),
-            _cell("hyra.nonlinear_energy_ratio", img["hyra"].get("nonlinear_energy_ratio"), ".4f"),
-            _cell("hyra.hf_injection", img["hyra"].get("hf_injection"), ".3f"),
-            _cell("hyra.fsds_linear", img["hyra"].get("fsds_linear"), ".2f"),
-            _cell("hyra.fsds_gain", img["hyra"].get("fsds_gain"), "+.2f"),
-        ]
-        crop = f"{img['crop'][1]} x {img['crop'][0]}"
-        rows.append(
-            f'<tr data-image="{html.escape(img["name"])}"><td class="name">{html.escape(img["name"])}</td>'
-            f"<td>{crop}</td>{''.join(cells)}</tr>"
+    if res.response is not None and res.scale is not None:
+        s = res.scale
+        f, mh, mv = _mean_profile(res.response)
+        entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
+        radius = response_radius(size)
+        image = impulse_response_image(res.response, crop_radius=radius, zoom=max(2, 256 // (2 * radius * s)))
+        spectrum = log_magnitude_spectrum(res.response.luminance.detach().float().cpu())
+        figs["response"] = save(f"figures/{stem}_response.png", _png_bytes_of_image(image))
+        figs["spectrum"] = save(
+            f"figures/{stem}_spectrum.png",
+            _png_bytes_of_image(enlarge(spectrum, max(1, 256 // spectrum.shape[-1]))),
         )
-    return '<table class="images">' + "".join(rows) + "</table>"
+        figs["profile"] = save(
+            f"figures/{stem}_profile.png",
+            _png_bytes_of_figure(_model_profile_figure(res.name, s, f, mh, mv, profiles[s])),
+        )
+    if res.images:
+        entry["fsds_curve"] = {
+            "frequencies": frequencies,
+            "model": res.mean_curve("curve"),
+            "bicubic": res.mean_curve("bicubic_curve"),
+        }
+        for img in res.images:
+            figure = _labelled_panel(img.panel, img.crop[1], True, f"{res.name}: HyRA on {img.name}")
+            figs.setdefault("hyra", {})[img.name] = save(
+                f"figures/{stem}_hyra_{_slug(img.name)}.png", _png_bytes_of_figure(figure)
+            )
+    return entry
 
 
-def _descriptor_list(d: dict[str, Any]) -> str:
-    items = "".join(
-        f'<tr><td class="name">{html.escape(k)}</td>{_cell("descriptors." + k, v, ".4f")}</tr>'
-        for k, v in d.items()
+def build_report(
+    results: list[AnalysedModel],
+    settings: AnalysisSettings,
+    images: list[dict[str, Any]],
+    references: dict[int, ReferenceProbe],
+) -> Report:
+    """The ``report.json`` document and its figures, from the records of one ``analyze`` run.
+
+    Args:
+        results: one record per model, in the order of the command line.
+        settings: the run's settings (the document's ``probe`` section).
+        images: ``[{"name", "path", "size"}]`` of the HR images.
+        references: the reference upsamplers probed at every scale of the run.
+
+    Returns:
+        A :class:`Report` (nothing is written).
+    """
+    from hyra_lightning import __version__
+    from hyra_lightning.functional import frequency_bands
+
+    pngs: dict[str, bytes] = {}
+    frequencies = frequency_bands(settings.num_bands)[0].tolist()
+    profiles = {s: _reference_profiles(ref) for s, ref in references.items()}
+    models = [
+        _model_entry(k, res, frequencies, settings.probe.size, profiles, pngs)
+        for k, res in enumerate(results)
+    ]
+    overlay = [
+        (
+            m["name"],
+            m["scale"],
+            m["profile"]["frequencies"],
+            [(a + b) / 2 for a, b in zip(m["profile"]["horizontal"], m["profile"]["vertical"], strict=True)],
+        )
+        for m in models
+        if m["profile"] is not None
+    ]
+    curves = [(m["name"], m["fsds_curve"]["model"]) for m in models if m["fsds_curve"] is not None]
+    bicubic_curves: dict[int, list[float]] = {}
+    for m in models:
+        if m["fsds_curve"] is not None:
+            bicubic_curves.setdefault(m["scale"], m["fsds_curve"]["bicubic"])
+    figures: dict[str, str] = {}
+    if overlay:
+        title = "Magnitude profiles (mean of horizontal and vertical axes)"
+        figures["profiles"] = "figures/profiles.png"
+        pngs[figures["profiles"]] = _png_bytes_of_figure(_profiles_figure(overlay, profiles, title))
+    if curves:
+        figures["fsds_curves"] = "figures/fsds_curves.png"
+        pngs[figures["fsds_curves"]] = _png_bytes_of_figure(
+            _curves_figure(frequencies, curves, bicubic_curves)
+        )
+    document = json_safe(
+        {
+            "version": __version__,
+            "models": models,
+            "probe": settings.as_json(),
+            "images": images,
+            "references": {str(s): ref.descriptors() for s, ref in references.items()},
+            "figures": figures,
+        }
     )
-    return f'<table class="descriptors">{items}</table>'
-
-
-# ----------------------------------------------------------------------------------------------- writer
+    return Report(document=document, pngs=pngs)
 
 
 def write_report(
     out: Path,
     results: list[AnalysedModel],
-    probe: dict[str, Any],
+    settings: AnalysisSettings,
     images: list[dict[str, Any]],
-    references: dict[int, dict[str, dict[str, float]]],
+    references: dict[int, ReferenceProbe],
 ) -> dict[str, Any]:
-    """Write ``report.json``, the PNG figures and ``report.html`` into ``out``; return the JSON document."""
-    from hyra_lightning import __version__
-    from hyra_lightning.analysis import enlarge, impulse_response_image, log_magnitude_spectrum
-    from hyra_lightning.commands.score import json_safe
-    from hyra_lightning.functional import frequency_bands
+    """Write ``report.json``, the PNG figures and ``report.html`` into ``out``; return the JSON document.
 
+    The document and figures come from :func:`build_report`, the page from
+    :func:`~hyra_lightning.commands.report_html.render_html`.
+    """
+    report = build_report(results, settings, images, references)
     out.mkdir(parents=True, exist_ok=True)
-    fig_dir = out / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    pngs: dict[str, bytes] = {}
-
-    def save(rel: str, data: bytes) -> str:
+    (out / "figures").mkdir(exist_ok=True)
+    for rel, data in report.pngs.items():
         (out / rel).write_bytes(data)
-        pngs[rel] = data
-        return rel
-
-    frequencies = frequency_bands(probe["num_bands"])[0].tolist()
-    ref_profiles = {s: _reference_profiles(s, probe) for s in references}
-    doc_models: list[dict[str, Any]] = []
-    html_sections: list[str] = []
-    overlay: list[tuple[str, int, list[float], list[float]]] = []
-    curves: list[tuple[str, list[float]]] = []
-    bicubic_curves: dict[int, list[float]] = {}
-    for k, res in enumerate(results):
-        stem = f"{k:02d}_{_slug(res.name)}"
-        entry: dict[str, Any] = {
-            "name": res.name,
-            "source": res.source,
-            "architecture": res.architecture,
-            "kind": res.kind,
-            "scale": res.scale,
-            "details": res.details,
-            "error": res.error,
-            "descriptors": res.descriptors,
-            "hyra": res.mean("hyra"),
-            "scores": res.mean("scores"),
-            "bicubic": res.mean("bicubic"),
-            "images": [
-                {
-                    "name": img.name,
-                    "crop": list(img.crop),
-                    "hyra": img.hyra,
-                    "scores": img.scores,
-                    "bicubic": img.bicubic,
-                }
-                for img in res.images
-            ],
-            "image_errors": res.image_errors,
-            "profile": None,
-            "fsds_curve": None,
-            "figures": {},
-        }
-        parts: list[str] = []
-        if res.response is not None:
-            s = res.scale
-            f, mh, mv = _mean_profile(res.response)
-            entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
-            overlay.append((res.name, s, f, [(a + b) / 2 for a, b in zip(mh, mv, strict=True)]))
-            radius = min(4, res.response.size // 2)
-            image = impulse_response_image(
-                res.response, crop_radius=radius, zoom=max(2, 256 // (2 * radius * s))
-            )
-            response_png = _png_bytes_of_image(image)
-            lum = res.response.luminance.detach().float().cpu()
-            spectrum = log_magnitude_spectrum(lum)
-            spectrum_png = _png_bytes_of_image(enlarge(spectrum, max(1, 256 // spectrum.shape[-1])))
-            figs = entry["figures"]
-            figs["response"] = save(f"figures/{stem}_response.png", response_png)
-            figs["spectrum"] = save(f"figures/{stem}_spectrum.png", spectrum_png)
-            figs["profile"] = save(
-                f"figures/{stem}_profile.png",
-                _png_bytes_of_figure(_model_profile_figure(res.name, s, f, mh, mv, ref_profiles[s])),
-            )
-            parts.append(
-                '<div class="figs">'
-                + _figure(
-                    response_png,
-                    f"{res.name} impulse response",
-                    f"Impulse response (luminance, {radius} LR pixels on each side of the centre): red positive,"
-                    " blue negative, white zero.",
-                )
-                + _figure(
-                    spectrum_png,
-                    f"{res.name} response spectrum",
-                    "Log-magnitude spectrum of the response (centred; 0 dB white, -60 dB black).",
-                )
-                + _figure(pngs[figs["profile"]], f"{res.name} magnitude profile", "Magnitude profile.")
-                + "</div>"
-            )
-            parts.append("<h4>Descriptors</h4>" + _descriptor_list(res.descriptors))
-        if res.images:
-            entry["fsds_curve"] = {
-                "frequencies": frequencies,
-                "model": res.mean_curve("curve"),
-                "bicubic": res.mean_curve("bicubic_curve"),
-            }
-            curves.append((res.name, entry["fsds_curve"]["model"]))
-            bicubic_curves.setdefault(res.scale, entry["fsds_curve"]["bicubic"])
-            parts.append("<h4>Scores and HyRA per image</h4>" + _image_table(entry))
-            panels = []
-            for img in res.images:
-                rel = f"figures/{stem}_hyra_{_slug(img.name)}.png"
-                width = img.crop[1]
-                data = _png_bytes_of_figure(
-                    _labelled_panel(img.panel, width, True, f"{res.name}: HyRA on {img.name}")
-                )
-                entry["figures"].setdefault("hyra", {})[img.name] = save(rel, data)
-                panels.append(
-                    _figure(
-                        data,
-                        f"{res.name} HyRA panel on {img.name}",
-                        f"HyRA of {html.escape(res.name)} on {html.escape(img.name)}: N(x) = B + H(x) + G(x)."
-                        " Bottom row: log-magnitude spectra on one common level.",
-                    )
-                )
-            parts.append('<h4>HyRA panels</h4><div class="panels">' + "".join(panels) + "</div>")
-        errors = ([res.error] if res.error else []) + [e["message"] for e in res.image_errors]
-        err_html = "".join(f'<div class="error">{html.escape(e)}</div>' for e in errors)
-        meta = (
-            f"source <code>{html.escape(res.source)}</code>"
-            + (f" &middot; architecture {html.escape(res.architecture)}" if res.architecture else "")
-            + (f" &middot; x{res.scale}" if res.scale else "")
-            + (f" &middot; loaded as {html.escape(res.kind)}" if res.kind else "")
-        )
-        html_sections.append(
-            f'<section class="model" id="model-{k}" data-model="{html.escape(res.name)}">'
-            f'<h3>{html.escape(res.name)}</h3><p class="meta">{meta}</p>{err_html}{"".join(parts)}</section>'
-        )
-        doc_models.append(entry)
-
-    figures: dict[str, str] = {}
-    if overlay:
-        title = "Magnitude profiles (mean of horizontal and vertical axes)"
-        figures["profiles"] = save(
-            "figures/profiles.png", _png_bytes_of_figure(_profiles_figure(overlay, ref_profiles, title))
-        )
-    if curves:
-        figures["fsds_curves"] = save(
-            "figures/fsds_curves.png",
-            _png_bytes_of_figure(_curves_figure(frequencies, curves, bicubic_curves)),
-        )
-    doc = json_safe(
-        {
-            "version": __version__,
-            "models": doc_models,
-            "probe": probe,
-            "images": images,
-            "references": {str(s): refs for s, refs in references.items()},
-            "figures": figures,
-        }
-    )
-    (out / "report.json").write_text(json.dumps(doc, indent=2) + "\n")
-
-    p = probe
-    probe_text = (
-        f"probe: {p['size']} x {p['size']} LR impulse of amplitude {p['amplitude']:g} on background"
-        f" {p['background']:g} (baseline removed, cross-channel); HyRA boundary {p['boundary']}; HR crops of at most"
-        f" {p['max_size']} x {p['max_size']}, LR by antialiased bicubic downsampling; PSNR/SSIM/FSDS on RGB after"
-        " cropping <i>scale</i> pixels per side, FSDS reference the HR image."
-    )
-    image_text = ", ".join(f"{html.escape(i['name'])} ({i['size'][1]} x {i['size'][0]})" for i in images)
-    overview = []
-    if "profiles" in figures:
-        overview.append(
-            "<h2>Magnitude profiles</h2>"
-            + _figure(
-                pngs[figures["profiles"]],
-                "overlaid magnitude profiles",
-                "Magnitude response of every model's luminance impulse response; an ideal low-pass filter falls"
-                " to 0.5 at the LR Nyquist frequency 1/s.",
-            )
-        )
-    if "fsds_curves" in figures:
-        overview.append(
-            "<h2>FSDS curves</h2>"
-            + _figure(
-                pngs[figures["fsds_curves"]],
-                "overlaid FSDS curves",
-                "Frequency-similarity per radial band (dB); dashed: bicubic upsampling of the same LR images.",
-            )
-        )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        "<title>hyra-lightning analyze report</title>"
-        f"<style>{_CSS}</style></head><body>"
-        "<h1>hyra-lightning analyze</h1>"
-        f'<p class="meta">{len(results)} model(s) &middot; images: {image_text}<br>{probe_text}</p>'
-        "<h2>Comparison</h2>"
-        '<p class="meta">Descriptors of the impulse response (ideal low-pass: dc_gain 1, cutoff 1/s, sinc'
-        " similarity 1, negative lobe 0.217, leakage 0), HyRA scalars and scores (mean over images), each"
-        " against bicubic upsampling of the same LR images; the reference rows give the closed-form bicubic"
-        " kernel and the windowed sinc.</p>"
-        + _comparison_table(doc)
-        + "".join(overview)
-        + "<h2>Models</h2>"
-        + "".join(html_sections)
-        + f'<p class="meta">hyra-lightning {html.escape(__version__)}</p></body></html>\n'
-    )
-    (out / "report.html").write_text(page, encoding="utf-8")
-    return doc
+    (out / "report.json").write_text(json.dumps(report.document, indent=2) + "\n")
+    (out / "report.html").write_text(render_html(report.document, report.pngs), encoding="utf-8")
+    return report.document

@@ -1,16 +1,14 @@
 """``hyra-lightning score --sr DIR --hr DIR``: PSNR, SSIM and FSDS of a folder of SR results.
 
-Pairing rule (by file name stem, case-sensitive): an SR file pairs with the HR file whose stem is either its
-own stem or a prefix of it followed by a scale and/or method suffix, ``x<k>`` (optionally after ``_`` or
-``-``) and/or ``_<anything>`` / ``-<anything>``: ``0801.png``, ``0801x4.png``, ``0801_x4.png``,
-``0801_x4_SR.png`` and ``0801_EDSR.png`` all pair with ``0801.png``. When several HR stems fit, the longest
-wins. With ``--scale S`` a ``x<k>`` suffix must say ``k == S``. SR files that pair with nothing, HR files no
-SR file pairs with, HR files claimed by several SR files, and pairs whose sizes differ are listed (never
-silently skipped) and left out of the scores.
+Files pair by name stem (:mod:`hyra_lightning.commands.pairing` gives the rule: ``0801x4.png``,
+``0801_x4_SR.png`` and ``0801_EDSR.png`` all pair with ``0801.png``). SR files that pair with nothing, HR
+files no SR file pairs with, HR files claimed by several SR files, and pairs whose sizes differ are listed
+(never silently skipped) and left out of the scores.
 
-Metrics, per image then averaged over images: PSNR (torchmetrics) and SSIM
-(:func:`~hyra_lightning.functional.ssim.ssim_valid`: 11 x 11 Gaussian window of sigma 1.5, averaged over
-the windows inside the image, as BasicSR's ``calculate_ssim``), both with data range 1, on RGB or, with
+Metrics (:func:`~hyra_lightning.functional.image_scores.image_scores`), per image then averaged over
+images: PSNR (torchmetrics) and SSIM (:func:`~hyra_lightning.functional.image_scores.ssim_valid`: 11 x 11
+Gaussian window of sigma 1.5, averaged over the windows inside the image, as BasicSR's ``calculate_ssim``;
+not the padded SSIM the training module logs as ``val/ssim``), both with data range 1, on RGB or, with
 ``--y-channel``, on the BT.601 luma ``Y = (16 + 65.481 R + 128.553 G + 24.966 B) / 255`` (values in
 [16/255, 235/255]: what BasicSR computes with ``test_y_channel=True``); FSDS on RGB (the paper's metric is
 defined on the colour image) with ``--reference``. ``--crop-border N`` removes N pixels on every side before
@@ -24,12 +22,11 @@ import csv
 import io
 import json
 import math
-import re
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,171 +34,17 @@ import torch
 from torch import Tensor
 
 from hyra_lightning.checks import check_choice, check_int
+from hyra_lightning.commands.device import resolve_device
+from hyra_lightning.commands.pairing import Pairing, pair_files
+from hyra_lightning.commands.records import json_safe
 from hyra_lightning.options import FSDS_REFERENCES, SCORE_PROTOCOLS, FSDSReference, ScoreProtocol, TableFormat
 
-__all__ = [
-    "BT601_Y_OFFSET",
-    "BT601_Y_WEIGHTS",
-    "Pairing",
-    "ScoreResult",
-    "image_scores",
-    "json_safe",
-    "main",
-    "pair_files",
-    "rgb_to_y",
-    "score",
-]
-
-#: BT.601 luma weights for R, G, B in [0, 1] giving Y on the 0-255 scale (ITU-R BT.601, "studio swing").
-BT601_Y_WEIGHTS: tuple[float, float, float] = (65.481, 128.553, 24.966)
-#: Offset of the BT.601 luma on the 0-255 scale: Y spans [16, 235].
-BT601_Y_OFFSET: float = 16.0
-
+__all__ = ["OUT_FORMATS", "PAPER_PROTOCOL", "ScoreResult", "build_parser", "main", "out_format", "score"]
 
 #: What the paper's Table 1 used: RGB, no border crop, data range 1, FSDS with the SR image as reference.
 PAPER_PROTOCOL: dict[str, Any] = {"y_channel": False, "crop_border": 0, "reference": "preds"}
-
-_SUFFIX = re.compile(r"^(?:[_-]?[xX](?P<scale>\d+))?(?:[_-].*)?$")
-
-
-# ------------------------------------------------------------------------------------------- metrics
-
-
-def rgb_to_y(x: Tensor) -> Tensor:
-    """BT.601 luma of RGB images in [0, 1], as BasicSR's ``rgb2ycbcr(..., y_only=True)`` computes it.
-
-    .. math::
-        Y = \\frac{16 + 65.481 R + 128.553 G + 24.966 B}{255}
-
-    Args:
-        x: ``(..., 3, H, W)`` RGB images in [0, 1].
-
-    Returns:
-        ``(..., 1, H, W)`` luma in [16/255, 235/255], in the dtype of ``x``.
-
-    Example:
-        >>> round(rgb_to_y(torch.ones(3, 1, 1)).item() * 255, 4)
-        235.0
-    """
-    if x.ndim < 3 or x.shape[-3] != 3:
-        raise ValueError(f"Expected `x` to be (..., 3, H, W) RGB images, got {tuple(x.shape)}.")
-    w = torch.tensor(BT601_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
-    return ((x * w).sum(dim=-3, keepdim=True) + BT601_Y_OFFSET) / 255.0
-
-
-def image_scores(
-    preds: Tensor,
-    target: Tensor,
-    *,
-    y_channel: bool = False,
-    crop_border: int = 0,
-    reference: FSDSReference = "target",
-) -> dict[str, Tensor]:
-    """Per-image PSNR, SSIM and FSDS of a batch, as ``score`` and ``analyze`` compute them.
-
-    Args:
-        preds: ``(N, 3, H, W)`` SR images in [0, 1] (clamp them first).
-        target: ``(N, 3, H, W)`` HR images in [0, 1].
-        y_channel: PSNR and SSIM on the BT.601 luma (:func:`rgb_to_y`) instead of RGB. FSDS stays on RGB.
-        crop_border: pixels removed from every side before all three metrics.
-        reference: FSDS reference image, ``"target"`` or ``"preds"``.
-
-    Returns:
-        ``{"psnr": (N,), "ssim": (N,), "fsds": (N,)}`` float64 tensors on the CPU.
-    """
-    from torchmetrics.functional.image import peak_signal_noise_ratio
-
-    from hyra_lightning.functional import fsds
-    from hyra_lightning.functional.ssim import ssim_valid
-    from hyra_lightning.module import crop_border_pixels
-
-    if preds.shape != target.shape or preds.ndim != 4:
-        raise ValueError(
-            f"Expected `preds` and `target` of one (N, C, H, W) shape, got {tuple(preds.shape)} and"
-            f" {tuple(target.shape)}."
-        )
-    preds = crop_border_pixels(preds.float(), crop_border)
-    target = crop_border_pixels(target.float(), crop_border)
-    p, t = (rgb_to_y(preds), rgb_to_y(target)) if y_channel else (preds, target)
-    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    ssim = ssim_valid(p, t, data_range=1.0)
-    scores = fsds(preds, target, reduction="none", reference=reference)
-    return {
-        "psnr": psnr.detach().double().cpu(),
-        "ssim": ssim.detach().double().cpu(),
-        "fsds": scores.detach().double().cpu(),
-    }
-
-
-# ------------------------------------------------------------------------------------------- pairing
-
-
-@dataclass
-class Pairing:
-    """The outcome of :func:`pair_files`.
-
-    Attributes:
-        pairs: ``(name, sr_path, hr_path)``, ``name`` the HR stem, sorted by name.
-        unmatched_sr: SR files that pair with no HR file, each with the reason.
-        unmatched_hr: HR files no SR file pairs with.
-        ambiguous: ``{hr_name: [sr paths]}`` HR files that several SR files pair with (none is scored).
-    """
-
-    pairs: list[tuple[str, Path, Path]] = field(default_factory=list)
-    unmatched_sr: list[tuple[Path, str]] = field(default_factory=list)
-    unmatched_hr: list[Path] = field(default_factory=list)
-    ambiguous: dict[str, list[Path]] = field(default_factory=dict)
-
-
-def pair_files(sr_files: Sequence[Path], hr_files: Sequence[Path], scale: int | None = None) -> Pairing:
-    """Pair SR files with HR files by stem (the rule of this module's docstring).
-
-    Example:
-        >>> p = pair_files([Path("0801x4.png"), Path("0802_x4_SR.png"), Path("9.png")],
-        ...                [Path("0801.png"), Path("0802.png")])
-        >>> [(n, s.name) for n, s, _ in p.pairs], [s.name for s, _ in p.unmatched_sr]
-        ([('0801', '0801x4.png'), ('0802', '0802_x4_SR.png')], ['9.png'])
-    """
-    hr_by_stem: dict[str, Path] = {}
-    for path in hr_files:
-        if path.stem in hr_by_stem:
-            raise ValueError(
-                f"Two HR files share the stem {path.stem!r}: {hr_by_stem[path.stem].name} and {path.name}."
-                " Expected one HR file per name."
-            )
-        hr_by_stem[path.stem] = path
-    claims: dict[str, list[Path]] = {}
-    result = Pairing()
-    for sr in sr_files:
-        stem = sr.stem
-        match: str | None = None
-        reason = "no HR file with this stem or a prefix of it"
-        for cut in range(len(stem), 0, -1):  # longest HR stem first
-            prefix = stem[:cut]
-            if prefix not in hr_by_stem:
-                continue
-            m = _SUFFIX.match(stem[cut:])
-            if m is None or (cut < len(stem) and stem[cut] not in "_-xX"):
-                continue
-            k = m.group("scale")
-            if scale is not None and k is not None and int(k) != scale:
-                reason = f"its suffix says x{k}, but `--scale` is {scale}"
-                continue
-            match = prefix
-            break
-        if match is None:
-            result.unmatched_sr.append((sr, reason))
-        else:
-            claims.setdefault(match, []).append(sr)
-    for name in sorted(claims):
-        srs = claims[name]
-        if len(srs) > 1:
-            result.ambiguous[name] = sorted(srs)
-        else:
-            result.pairs.append((name, srs[0], hr_by_stem[name]))
-    result.unmatched_hr = sorted(p for stem, p in hr_by_stem.items() if stem not in claims)
-    return result
-
+#: The extensions of ``--out`` files: the JSON document, a CSV table, a Markdown table.
+OUT_FORMATS: tuple[str, ...] = (".json", ".csv", ".md")
 
 # ------------------------------------------------------------------------------------------- scoring
 
@@ -276,7 +119,7 @@ class ScoreResult:
     def write(self, path: str | Path) -> None:
         """Write the scores to ``path``: ``.json`` (:meth:`as_dict`), ``.csv`` or ``.md`` by extension."""
         path = Path(path)
-        suffix = path.suffix.lower()
+        suffix = out_format(path)
         if suffix == ".json":
             text = json.dumps(json_safe(self.as_dict()), indent=2) + "\n"
         elif suffix == ".csv":
@@ -289,39 +132,32 @@ class ScoreResult:
                 ["mean", repr(self.mean["psnr"]), repr(self.mean["ssim"]), repr(self.mean["fsds"])]
             )
             text = buf.getvalue()
-        elif suffix == ".md":
+        else:
             p = self.protocol
             text = (
                 f"Protocol: {p['name']} ({p['color']}, crop border {p['crop_border']}, data range"
                 f" {p['data_range']:g}, FSDS reference {p['fsds_reference']})\n\n{self.table('md')}\n"
             )
-        else:
-            raise ValueError(f"Expected `--out` to end in .json, .csv or .md, got {path.name!r}.")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+def out_format(path: str | Path) -> str:
+    """The format of a ``--out`` file, its lower-case extension (one of :data:`OUT_FORMATS`).
+
+    Raises:
+        ValueError: naming ``--out`` and the extensions it takes.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUT_FORMATS:
+        raise ValueError(f"Expected `--out` to end in .json, .csv or .md, got {Path(path).name!r}.")
+    return suffix
 
 
 def _mean(values: list[float]) -> float:
     """Mean leaving out NaN (undefined scores); an infinite score (identical images) makes the mean infinite."""
     defined = [v for v in values if not math.isnan(v)]
     return float(sum(defined) / len(defined)) if defined else math.nan
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with NaN and infinities replaced by None, recursively, so that it is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _batches(
@@ -399,6 +235,7 @@ def score(
     Raises:
         ValueError: for a missing folder, a folder without images, bad options, or no pair to score.
     """
+    from hyra_lightning.functional.image_scores import image_scores
     from hyra_lightning.io import list_images
 
     check_choice("protocol", protocol, SCORE_PROTOCOLS)
@@ -409,15 +246,16 @@ def score(
     check_int("workers", workers, minimum=0)
     if protocol == "paper":
         conflicts = []
-        if y_channel:
+        paper = PAPER_PROTOCOL
+        if y_channel != paper["y_channel"]:
             conflicts.append("--y-channel (the paper scores RGB)")
-        if crop_border not in (None, 0):
+        if crop_border not in (None, paper["crop_border"]):
             conflicts.append(f"--crop-border {crop_border} (the paper crops nothing)")
-        if reference == "target":
-            conflicts.append("--reference target (the paper's Table 1 used the SR image)")
+        if reference not in (None, paper["reference"]):
+            conflicts.append(f"--reference {reference} (the paper's Table 1 used the SR image)")
         if conflicts:
             raise ValueError(f"`--protocol paper` fixes these settings; remove {', '.join(conflicts)}.")
-        y_channel, border, reference = False, 0, PAPER_PROTOCOL["reference"]
+        y_channel, border, reference = paper["y_channel"], paper["crop_border"], paper["reference"]
     else:
         border = crop_border if crop_border is not None else (scale or 0)
         reference = reference or "target"
@@ -438,7 +276,7 @@ def score(
             f"No SR file in {str(sr)!r} pairs with an HR file in {str(hr)!r} (pairing is by file name stem, e.g."
             " 0801x4.png or 0801_x4_SR.png with 0801.png)."
         )
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     images: list[dict[str, Any]] = []
     mismatches: list[dict[str, Any]] = []
     from tqdm.auto import tqdm
@@ -562,10 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hyra-lightning score``; returns the exit code (1 when some files were not scored)."""
     args = build_parser().parse_args(argv)
-    if args.out is not None and Path(args.out).suffix.lower() not in (".json", ".csv", ".md"):
-        print(f"error: Expected `--out` to end in .json, .csv or .md, got {args.out!r}.", file=sys.stderr)
-        return 2
     try:
+        if args.out is not None:
+            out_format(args.out)  # before the scoring, not after it
         result = score(
             args.sr,
             args.hr,

@@ -31,13 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from hyra_lightning.checks import check_int
 from hyra_lightning.data.photos import PHOTO_NAMES, load_photo
-from hyra_lightning.io import IMAGE_SUFFIXES, list_images, read_image
+from hyra_lightning.io import IMAGE_SUFFIXES, image_size, list_images, read_image
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -93,16 +92,6 @@ def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
 
 def _to_float(x: Tensor) -> Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-
-
-def _image_size(path: str) -> tuple[int, int]:
-    """``(height, width)`` read from the file header only."""
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except (OSError, ValueError, SyntaxError) as err:
-        raise ValueError(f"Could not read image file {path!r}: {err}") from err
-    return height, width
 
 
 class _ImageSource:
@@ -165,7 +154,7 @@ def _folder_source(directory: str, scale: int, argument: str) -> _ImageSource:
             f"{', '.join(IMAGE_EXTENSIONS)}."
         )
     hr_paths = [str(p) for p in files]
-    hr_sizes = [_image_size(p) for p in hr_paths]
+    hr_sizes = [image_size(p) for p in hr_paths]
     lr_dir = _div2k_lr_dir(root, scale)
     if lr_dir is None:
         return _ImageSource(hr_paths, hr_sizes, hr_paths=hr_paths)
@@ -178,7 +167,7 @@ def _folder_source(directory: str, scale: int, argument: str) -> _ImageSource:
                 f"`{argument}`: DIV2K layout detected ({str(lr_dir)!r}) but the LR image for {str(hr_path)!r} "
                 f"is missing. Expected {str(candidates[0])!r}."
             )
-        lr_h, lr_w = _image_size(str(lr_path))
+        lr_h, lr_w = image_size(str(lr_path))
         if (height // scale, width // scale) != (lr_h, lr_w):
             raise ValueError(
                 f"`{argument}`: LR image {str(lr_path)!r} ({lr_h} x {lr_w}) does not match HR image "

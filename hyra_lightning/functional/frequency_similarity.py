@@ -56,9 +56,6 @@ __all__ = [
     "fsds",
 ]
 
-#: Kept under its old name; the vocabulary lives in :mod:`hyra_lightning.options`.
-Reference = FSDSReference
-
 #: Largest radial frequency of a one-sided spectrum, in Nyquist units (the corner ``fx = fy = 1/2``).
 MAX_RADIAL_FREQUENCY: float = math.sqrt(2.0)
 
@@ -520,7 +517,7 @@ def frequency_spectrum_distribution_similarity(
     preds: Tensor,
     target: Tensor,
     reduction: Reduction | None = "elementwise_mean",
-    reference: Reference = "target",
+    reference: FSDSReference = "target",
 ) -> Tensor:
     r"""Frequency spectrum distribution similarity (FSDS), in dB; higher is better.
 
@@ -605,7 +602,7 @@ def frequency_similarity_curve(
     target: Tensor,
     num_bands: int = 16,
     reduction: Reduction | None = "elementwise_mean",
-    reference: Reference = "target",
+    reference: FSDSReference = "target",
 ) -> tuple[Tensor, Tensor]:
     r"""FSDS per radial frequency band: where in the spectrum ``preds`` departs from ``target``.
 

@@ -7,7 +7,13 @@ import pytest
 import torch
 from matplotlib import colormaps
 
-from hyra_lightning.analysis.figures import BAND_MAP_CMAP, BAND_MAP_MISSING_COLOUR, fsds_band_map
+from hyra_lightning.analysis.figures import (
+    BAND_MAP_CMAP,
+    BAND_MAP_MISSING_COLOUR,
+    fsds_band_map,
+    new_figure,
+    render_figure,
+)
 from hyra_lightning.functional import frequency_bands
 
 
@@ -91,3 +97,19 @@ def test_band_map_edge_cases_and_errors():
         fsds_band_map(np.zeros((1, 4)), [0], scale=0)
     with pytest.raises(ValueError, match="`vmax`"):
         fsds_band_map(np.zeros((1, 4)), [0], vmax=float("nan"))
+
+
+def test_render_figure_closes_figures():
+    fig = new_figure(2.0, 1.0, dpi=50)
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    img = render_figure(fig)
+    assert img.shape == (3, 50, 100)
+    assert img.dtype == torch.float32 and 0 <= img.min() and img.max() <= 1 and img.std() > 0
+    # pyplot figures (as torchmetrics' plots make) are closed in pyplot too
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    pfig, ax = plt.subplots(figsize=(1, 1), dpi=40)
+    ax.plot([0, 1])
+    assert render_figure(pfig).shape == (3, 40, 40)
+    assert set(plt.get_fignums()) == before

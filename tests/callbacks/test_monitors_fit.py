@@ -20,6 +20,7 @@ from PIL import Image
 import hyra_lightning.analysis as analysis
 import hyra_lightning.analysis.hyra as analysis_hyra
 from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
+from hyra_lightning.tags import HYRA_SCALARS, IMPULSE_SCALARS
 from tests.callbacks.helpers import (
     LR_SIZE,
     SCALE,
@@ -31,18 +32,6 @@ from tests.callbacks.helpers import (
     scalar_steps,
 )
 
-DESCRIPTORS = (
-    "dc_gain",
-    "cutoff",
-    "cutoff_h",
-    "cutoff_v",
-    "anisotropy",
-    "sinc_similarity",
-    "negative_lobe",
-    "stopband_leakage",
-    "phase_gain_spread",
-)
-HYRA_SCALARS = ("nonlinear_energy_ratio", "hf_injection", "fsds_linear", "fsds_sr", "fsds_gain")
 NUM_BANDS = 8
 
 
@@ -81,11 +70,11 @@ def test_impulse_tags_and_steps(tb_run):
     trainer, (irm, _, _), _, acc = tb_run
     assert trainer.global_step == 6
     # fit start, every 2 steps, fit end (6 is already logged): never twice at one step
-    for name in DESCRIPTORS:
+    for name in IMPULSE_SCALARS:
         events = acc.Scalars(f"impulse/{name}")
         assert [e.step for e in events] == [0, 2, 4, 6], name
         assert all(math.isfinite(e.value) for e in events), name
-    last = {name: acc.Scalars(f"impulse/{name}")[-1].value for name in DESCRIPTORS}
+    last = {name: acc.Scalars(f"impulse/{name}")[-1].value for name in IMPULSE_SCALARS}
     assert last == pytest.approx(irm.last_response.describe().as_dict(), rel=1e-5)
     assert 0.0 <= last["stopband_leakage"] <= 1.0
     assert -1.0 <= last["sinc_similarity"] <= 1.0
@@ -239,7 +228,7 @@ def test_csv_logger_gets_scalars_and_png_files(tmp_path):
     with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     columns = set(rows[0])
-    expected = {f"impulse/{d}" for d in DESCRIPTORS} | {f"hyra/{s}" for s in HYRA_SCALARS}
+    expected = {f"impulse/{d}" for d in IMPULSE_SCALARS} | {f"hyra/{s}" for s in HYRA_SCALARS}
     expected |= {"fsds/val"} | {f"fsds/band_{k:02d}" for k in range(NUM_BANDS)}
     assert expected <= columns
     steps = sorted({int(r["step"]) for r in rows if r["impulse/dc_gain"]})

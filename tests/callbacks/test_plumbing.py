@@ -1,18 +1,22 @@
-"""The monitors' shared plumbing (batch.py, _base, _figures, _precision, _probe): batch reading, outputs, figures, precision wrapper, argument checks."""
+"""The monitors' shared plumbing (batch.py, _base): batch reading, outputs, probe options, precision wrapper, argument checks."""
 
 from __future__ import annotations
 
 import lightning.pytorch as pl
-import matplotlib.pyplot as plt
 import pytest
 import torch
 from torch import nn
 
+from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.batch import preds_target_from_outputs, split_batch
-from hyra_lightning.callbacks._base import detach_copy, discover_scale, resolve_model
-from hyra_lightning.callbacks._figures import new_figure, render_figure
-from hyra_lightning.callbacks._precision import PrecisionForward
-from hyra_lightning.callbacks._probe import ProbeOptions, probe_key, resolve_probe_options
+from hyra_lightning.callbacks._base import (
+    PrecisionForward,
+    detach_copy,
+    discover_scale,
+    probe_key,
+    resolve_model,
+    resolve_probe_options,
+)
 from tests.callbacks.helpers import SRModule
 
 LR = torch.rand(2, 3, 8, 8)
@@ -77,20 +81,6 @@ def test_detach_copy_leaves_inference_mode():
     assert x.is_inference() and not y.is_inference()
     assert torch.equal(y, x) and y.data_ptr() != x.data_ptr()
     y += 1  # in-place ops on an inference tensor outside inference mode would raise
-
-
-def test_render_figure_closes_figures():
-    fig = new_figure(2.0, 1.0, dpi=50)
-    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
-    img = render_figure(fig)
-    assert img.shape == (3, 50, 100)
-    assert img.dtype == torch.float32 and 0 <= img.min() and img.max() <= 1 and img.std() > 0
-    # pyplot figures (as torchmetrics' plots make) are closed in pyplot too
-    before = set(plt.get_fignums())
-    pfig, ax = plt.subplots(figsize=(1, 1), dpi=40)
-    ax.plot([0, 1])
-    assert render_figure(pfig).shape == (3, 40, 40)
-    assert set(plt.get_fignums()) == before
 
 
 def test_resolve_model_and_scale():

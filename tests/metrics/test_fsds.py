@@ -20,14 +20,8 @@ from hyra_lightning.metrics import FSDS, FrequencySpectrumDistributionSimilarity
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tests run many small transforms; with other processes busy on a 2-core runner, OpenMP barriers
-    make every small op wait for a time slice. One thread keeps them fast and their timing predictable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: Many small transforms: one torch thread keeps them fast on a busy runner (see ``one_thread`` in conftest).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_pair(shape, seed=0, noise=0.1, dtype=torch.float32):

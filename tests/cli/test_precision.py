@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from tests.app.conftest import run_cli, short_quickstart
+from tests.conftest import run_cli, short_quickstart
 
 
 def _dc_gain(out: str) -> float:

@@ -9,7 +9,7 @@ import io
 import pytest
 import yaml
 
-from tests.app.conftest import QUICKSTART, run_cli
+from tests.conftest import QUICKSTART, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import yaml
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger, WandbLogger
 
 from hyra_lightning.callbacks.sinks import ImageFileSink, TensorBoardSink, sinks_for
-from tests.app.conftest import short_quickstart
+from tests.conftest import short_quickstart
 
 
 def _loggers_yaml(tmp_path) -> list[dict]:

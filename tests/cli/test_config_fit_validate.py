@@ -10,7 +10,7 @@ import re
 import pytest
 import yaml
 
-from tests.app.conftest import QUICKSTART, run_cli, short_quickstart
+from tests.conftest import QUICKSTART, run_cli, short_quickstart
 
 pytestmark = pytest.mark.slow
 

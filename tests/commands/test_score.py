@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from hyra_lightning.commands.score import pair_files, rgb_to_y, score
+from hyra_lightning.commands.pairing import pair_files
+from hyra_lightning.commands.score import score
 from hyra_lightning.data import load_photo
-from tests.app.conftest import run_cli
+from tests.conftest import run_cli
 
 # ------------------------------------------------------------------------------ independent reference maths
 
@@ -200,14 +201,6 @@ def test_csv_and_md_outputs_and_the_printed_table(folders, tmp_path, capsys):
     assert "0803" in printed and "mean" in printed and f"{ref.mean['psnr']:9.4f}" in printed
 
 
-def test_rgb_to_y_is_bt601_studio_range():
-    rgb = torch.tensor([[[0.0]], [[0.0]], [[0.0]]]), torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
-    assert rgb_to_y(rgb[0]).item() * 255 == pytest.approx(16.0)
-    assert rgb_to_y(rgb[1]).item() * 255 == pytest.approx(16.0 + 65.481)
-    with pytest.raises(ValueError, match="RGB"):
-        rgb_to_y(torch.zeros(1, 4, 4))
-
-
 # ------------------------------------------------------------------------------------------------ pairing
 
 
@@ -285,6 +278,12 @@ def test_unmatched_and_size_mismatches_are_listed_not_skipped(folders, tmp_path,
         (["--protocol", "paper", "--reference", "target"], "--reference target"),
         (["--out", "x.txt"], ".json, .csv or .md"),
         (["--crop-border", "-1"], "crop_border"),
+        (["--device", "foo"], "Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'foo'"),
+        pytest.param(
+            ["--device", "cuda"],
+            "torch sees none",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU"),
+        ),
     ],
 )
 def test_option_errors(folders, capsys, args, message):
@@ -292,7 +291,10 @@ def test_option_errors(folders, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         run_cli(["score", "--sr", str(sr_dir), "--hr", str(hr_dir), "--no-progress", *args], capture=False)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+    assert "image pairs" not in captured.out  # refused before anything is scored
 
 
 def test_folder_errors(folders, tmp_path, capsys):

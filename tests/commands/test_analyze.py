@@ -19,7 +19,7 @@ from hyra_lightning.analysis import describe_luminance, impulse_response
 from hyra_lightning.data import load_photo
 from hyra_lightning.models import EDSR
 from tests.analysis._models import bicubic_closed_form
-from tests.app.conftest import run_cli
+from tests.conftest import run_cli
 
 DESCRIPTORS = (
     "dc_gain",
@@ -247,6 +247,44 @@ def _module_checkpoint(
     return path
 
 
+def test_fsds_curve_bands_add_up_to_the_table_fsds_for_every_model(images, tmp_path):
+    """One cropping for everything scored. The band denominators of FSDS depend on the HR crop only, so the
+    numerators follow from a curve, ``num_b = den_b 10^(-curve_b / 10)``, and ``-10 log10(sum num / sum den)``
+    must give back the table's FSDS: for every model, and for bicubic beside it."""
+    from hyra_lightning.functional.frequency_similarity import _fsds_update
+    from hyra_lightning.io import read_image
+
+    torch.manual_seed(0)
+    args = {"scale": 2, "n_resblocks": 1, "n_feats": 8}
+    ckpt = _module_checkpoint(tmp_path / "edsr.ckpt", EDSR(**args), "hyra_lightning.models.EDSR", args, 2)
+    image = images / "coffee.png"
+    out = tmp_path / "out"
+    argv = [str(ckpt), "bicubic", "sinc", "--images", str(image), "--size", "9", "--max-size", "64"]
+    assert _analyze([*argv, "--out", str(out)]) == 0
+    doc = json.loads((out / "report.json").read_text())
+    hr = read_image(image)[None].double()
+    top, left = (hr.shape[-2] - 64) // 2, (hr.shape[-1] - 64) // 2
+    target = hr[
+        ..., top + 2 : top + 62, left + 2 : left + 62
+    ]  # the 64 x 64 centre crop, 2 pixels per side off
+    band_den = _fsds_update(target, target, num_bands=16)[4][0]
+    assert bool((band_den > 0).all())
+    assert len(doc["models"]) == 3
+    for m in doc["models"]:
+        assert m["images"][0]["crop"] == [64, 64]
+        for curve, table in (
+            (m["fsds_curve"]["model"], m["scores"]),
+            (m["fsds_curve"]["bicubic"], m["bicubic"]),
+        ):
+            num = band_den * 10 ** (-torch.tensor(curve, dtype=torch.float64) / 10)
+            from_curve = float(-10 * torch.log10(num.sum() / band_den.sum()))
+            assert from_curve == pytest.approx(table["fsds"], abs=2e-3), m["name"]
+        assert m["hyra"]["fsds_sr"] == pytest.approx(m["scores"]["fsds"], abs=1e-9)
+        assert m["hyra"]["fsds_gain"] == pytest.approx(
+            m["scores"]["fsds"] - m["hyra"]["fsds_linear"], abs=1e-9
+        )
+
+
 def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(images, tmp_path, capsys):
     torch.manual_seed(0)
     args = {"scale": 2, "n_resblocks": 1, "n_feats": 8}
@@ -261,8 +299,8 @@ def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(i
     )
     picky = _module_checkpoint(
         tmp_path / "picky.ckpt",
-        __import__("tests.app._nets", fromlist=["x"]).NeedsMultipleOf8(),
-        "tests.app._nets.NeedsMultipleOf8",
+        __import__("tests.commands._nets", fromlist=["x"]).NeedsMultipleOf8(),
+        "tests.commands._nets.NeedsMultipleOf8",
         {},
         2,
     )
@@ -288,7 +326,7 @@ def test_module_checkpoint_and_every_error_while_the_others_get_their_sections(i
             "--out",
             str(out),
             "--trust-module",
-            "tests.app._nets",
+            "tests.commands._nets",
             "--name",
             "mine",
             "junk",
@@ -375,6 +413,9 @@ def test_option_errors(images, tmp_path, capsys):
         (["bicubic", "--images", str(tmp_path / "nope.png")], "no such path"),
         (["bicubic", "--max-size", "1"], "--max-size"),
     ]
+    cases.append(
+        (["bicubic", "--device", "foo"], "Expected `--device` to be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    )
     if not torch.cuda.is_available():
         cases.append((["bicubic", "--device", "cuda"], "torch sees none"))
     for args, message in cases:
@@ -428,3 +469,49 @@ def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
     assert exc.value.code == 0
     err = capsys.readouterr().err
     assert "analyze: 100%" in err and "6/6" in err  # 2 models x (1 probe + 2 images)
+
+
+def test_references_are_probed_once_per_scale_and_the_page_renders_from_the_document(
+    images, tmp_path, monkeypatch
+):
+    """The reference upsamplers are probed once per scale (descriptors, profiles and figures share the probe),
+    with the run's options; the written page is the one rendered from report.json and its figures alone."""
+    import hyra_lightning.analysis as analysis
+    from hyra_lightning.commands.analyze import analyze
+    from hyra_lightning.commands.report_html import render_html
+
+    probed = []
+    real = analysis.impulse_response
+
+    def counting(model, **kwargs):
+        probed.append((type(model).__name__, kwargs["options"]))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(analysis, "impulse_response", counting)
+    out = tmp_path / "out"
+    doc = analyze(
+        ["bicubic"],
+        images=[images / "coffee.png"],
+        scale=2,
+        out=out,
+        size=9,
+        amplitude=0.5,
+        max_size=48,
+        progress=False,
+    )
+    # the model itself, then each reference once
+    assert [name for name, _ in probed] == ["BicubicUpsampler", "BicubicUpsampler", "SincUpsampler"]
+    assert all(o.size == 9 and o.amplitude == 0.5 and o.scale == 2 for _, o in probed)
+    assert doc["probe"]["size"] == 9 and doc["probe"]["amplitude"] == 0.5
+    pngs = {rel: (out / rel).read_bytes() for rel in _figure_paths(doc)}
+    assert render_html(json.loads((out / "report.json").read_text()), pngs) == (
+        out / "report.html"
+    ).read_text(encoding="utf-8")
+
+
+def _figure_paths(doc: dict) -> list[str]:
+    paths = list(doc["figures"].values())
+    for m in doc["models"]:
+        for key, rel in m["figures"].items():
+            paths += list(rel.values()) if key == "hyra" else [rel]
+    return paths

@@ -1,17 +1,20 @@
-"""One short real fit of the quickstart config, shared by the CLI and dashboard tests."""
+"""Fixtures shared across the test folders: one short real fit of the quickstart config (for the CLI,
+dashboard and ``analyze`` tests), the in-process CLI runner, and a one-thread torch for tests of many small
+transforms."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import pathlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
 
 
@@ -65,3 +68,16 @@ def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> FitRun:
     runs = sorted((root / "logs").glob("quickstart/version_*"))
     assert len(runs) == 1, runs
     return FitRun(logdir=runs[0], config=config, stdout=stdout)
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a module of many small transforms: with other processes busy on a 2-core runner,
+    OpenMP barriers make every small op wait for a time slice. One thread keeps them fast and their timing
+    predictable. Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

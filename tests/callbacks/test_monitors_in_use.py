@@ -1,4 +1,5 @@
-"""Issue 9 (a, c, d, f, k): the monitors' schedule, inputs and logging as a user meets them."""
+"""The monitors as a user meets them: the HyRA schedule across a resume, outputs that are not an SR image,
+validate after fit, the dashboard layout written once per log directory, and forwards that are not LR to SR."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _hyra_steps(root, version: int) -> list[int]:
     return scalar_steps(read_events(root / "run" / f"version_{version}"), hyra_scalar("hf_injection"))
 
 
-def test_a_hyra_schedule_survives_a_resume_from_a_step_checkpoint(tmp_path):
+def test_hyra_schedule_survives_a_resume_from_a_step_checkpoint(tmp_path):
     """every_n_epochs=2 with validations every 5 steps and a checkpoint every 10 steps, written before the
     validation of its step: the resumed fit logs at 20, 30, 40 as an uninterrupted one does."""
     ckpt_dir = tmp_path / "ckpt"
@@ -61,7 +62,7 @@ class _LossAndSR(SRModule):
         return loss, sr
 
 
-def test_c_loss_and_sr_outputs_fall_back_to_the_model_with_one_warning(tmp_path):
+def test_loss_and_sr_outputs_fall_back_to_the_model_with_one_warning(tmp_path):
     monitor = FrequencySimilarityMonitor(num_bands=4)
     trainer = make_trainer(tmp_path, [monitor], max_steps=1)
     seed_everything(0)
@@ -81,7 +82,7 @@ def test_c_loss_and_sr_outputs_fall_back_to_the_model_with_one_warning(tmp_path)
     assert monitor.last_values[FSDS_VAL] == pytest.approx(reference.last_values[FSDS_VAL], rel=1e-6)
 
 
-def test_d_validate_twice_and_fit_then_validate_are_all_logged(tmp_path):
+def test_validate_twice_and_fit_then_validate_are_all_logged(tmp_path):
     fsds = FrequencySimilarityMonitor(num_bands=4, log_curve=False, log_band_map=False)
     hyra = HyRAMonitor(log_images=False)
     trainer = make_trainer(tmp_path, [fsds, hyra], max_steps=3)
@@ -95,7 +96,7 @@ def test_d_validate_twice_and_fit_then_validate_are_all_logged(tmp_path):
     assert fsds.history[0] == [3, 3, 3]
 
 
-def test_f_layout_is_written_once_per_log_directory_also_after_resuming_into_a_new_one(tmp_path):
+def test_layout_is_written_once_per_log_directory_also_after_resuming_into_a_new_one(tmp_path):
     ckpt_dir = tmp_path / "ckpt"
 
     def fit(max_steps: int, version: int, ckpt_path: str | None) -> None:
@@ -131,7 +132,7 @@ class _TwoInputs(SRModule):
         return None
 
 
-def test_k_forward_that_is_not_lr_to_sr_disables_every_monitor_with_one_warning_each(tmp_path):
+def test_forward_that_is_not_lr_to_sr_disables_every_monitor_with_one_warning_each(tmp_path):
     monitors = [
         ImpulseResponseMonitor(every_n_steps=2),
         HyRAMonitor(),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.app.conftest import run_cli, short_quickstart
+from tests.conftest import run_cli, short_quickstart
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def _config(
 
 
 def test_time_limit_is_reported_and_a_resume_that_trains_nothing_says_so(tmp_path: Path) -> None:
-    slow = {"class_path": "tests.app.callbacks_for_tests.SlowSteps", "init_args": {"seconds": 0.6}}
+    slow = {"class_path": "tests.cli.callbacks_for_tests.SlowSteps", "init_args": {"seconds": 0.6}}
     config = _config(tmp_path, "timed", [slow], max_time="00:00:00:01")
     out = run_cli(["fit", "--config", str(config)])
     found = re.search(
@@ -58,7 +58,7 @@ def test_resume_at_the_step_limit_says_it_trained_nothing(quickstart_run, tmp_pa
 
 
 def test_interrupt_prints_the_step_and_the_checkpoint(tmp_path: Path) -> None:
-    interrupt = {"class_path": "tests.app.callbacks_for_tests.InterruptAt", "init_args": {"step": 6}}
+    interrupt = {"class_path": "tests.cli.callbacks_for_tests.InterruptAt", "init_args": {"step": 6}}
     config = _config(tmp_path, "interrupted", [interrupt], every_step=False)  # the quickstart's checkpointing
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
