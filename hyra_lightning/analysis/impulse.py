@@ -238,7 +238,7 @@ class ImpulseResponse:
         """
         d = describe_luminance(self.luminance, self.scale, center=self.center)
         return ImpulseDescriptors(
-            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _EXTRA_AND_PHASE},
+            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _NOT_FROM_LUMINANCE},
             phase_gain_spread=_relative_spread(self.phase_gains),
             **{name: getattr(self, name) for name in READING_ERRORS},
         )
@@ -257,7 +257,7 @@ READING_ERRORS: tuple[str, ...] = (
     "superposition_error",
     "shift_variance",
 )
-_EXTRA_AND_PHASE = (*READING_ERRORS, "phase_gain_spread")
+_NOT_FROM_LUMINANCE = (*READING_ERRORS, "phase_gain_spread")
 
 #: A reading whose ``linearity_error`` exceeds this does not describe a filter: the response to an impulse of
 #: amplitude ``a`` differs from that to ``a/2``, or from the sum of single responses, by more than 5 % (L2), so
@@ -570,16 +570,16 @@ def impulse_response(
               float64 copies; useful for a model without parameters, e.g.
               :class:`~hyra_lightning.models.BicubicUpsampler`); anything else, and the default for a model
               that is not float64, measures in float32 (a probe is never measured in half precision).
-        **settings: a convenience: fields of :class:`ProbeOptions` given one by one (``size=9``), which build
-            the options (``ProbeOptions(**settings)``, or ``options.replace(**settings)`` when both are given).
+        **settings: a convenience: fields of :class:`ProbeOptions` given one by one (``size=9``) instead of
+            ``options``; they build ``ProbeOptions(**settings)``.
 
     Returns:
         An :class:`ImpulseResponse`; ``kernel`` has shape ``(C_out, C_in, s*n, s*n)`` (``(C_out, 1, s*n, s*n)``
         in ``"paper"`` mode).
 
     Raises:
-        ValueError: for invalid settings or an unknown setting name, an output that is not ``(B, C, H, W)``,
-            or a scale that is not one integer on both axes.
+        ValueError: for invalid settings, an unknown setting name, both ``options`` and single settings, an
+            output that is not ``(B, C, H, W)``, or a scale that is not one integer on both axes.
         RuntimeError: when the model cannot run on an ``n x n`` probe (the original error is chained).
 
     Example:
@@ -673,7 +673,7 @@ _SETTINGS = tuple(f.name for f in fields(ProbeOptions))
 
 
 def _probe_options(options: ProbeOptions | None, settings: dict[str, Any]) -> ProbeOptions:
-    """``options`` (default ``ProbeOptions()``) with the single ``settings`` applied, validated."""
+    """``options``, or ``ProbeOptions(**settings)`` when it is None (never both), validated."""
     if options is not None:
         check_instance("options", options, ProbeOptions, "a ProbeOptions")
     unknown = sorted(set(settings) - set(_SETTINGS))
@@ -682,8 +682,14 @@ def _probe_options(options: ProbeOptions | None, settings: dict[str, Any]) -> Pr
             f"Expected the probe settings to be among {list(_SETTINGS)} (the fields of ProbeOptions),"
             f" got {unknown}."
         )
-    base = options if options is not None else ProbeOptions()
-    return base.replace(**settings) if settings else base
+    if options is None:
+        return ProbeOptions(**settings)
+    if settings:
+        raise ValueError(
+            f"Expected either `options` or the probe keyword arguments, got both: `options` and"
+            f" {sorted(settings)}. Pass `options=options.replace(...)` to change some of them."
+        )
+    return options
 
 
 def _probe_images(

@@ -13,7 +13,7 @@ from hyra_lightning.callbacks._base import discover_scale
 
 __all__ = ["ProbeOptions", "probe_key", "resolve_probe_options"]
 
-#: The options that name a monitor's checkpoint entry (the fields of the options before ``extra``/``dtype``
+#: The options that name a monitor's checkpoint entry (the fields of the options before ``checks``/``dtype``
 #: joined them, so that checkpoints written before keep their key).
 _KEY_FIELDS = ("size", "amplitude", "background", "baseline", "mode", "scale", "in_channels")
 
