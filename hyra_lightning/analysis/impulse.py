@@ -578,8 +578,9 @@ def impulse_response(
         in ``"paper"`` mode).
 
     Raises:
-        ValueError: for invalid settings, an unknown setting name, both ``options`` and single settings, an
-            output that is not ``(B, C, H, W)``, or a scale that is not one integer on both axes.
+        ValueError: for invalid settings, both ``options`` and single settings, an output that is not
+            ``(B, C, H, W)``, or a scale that is not one integer on both axes.
+        TypeError: for ``options`` that are not a :class:`ProbeOptions`, or an unknown setting name.
         RuntimeError: when the model cannot run on an ``n x n`` probe (the original error is chained).
 
     Example:
@@ -678,9 +679,9 @@ def _probe_options(options: ProbeOptions | None, settings: dict[str, Any]) -> Pr
         check_instance("options", options, ProbeOptions, "a ProbeOptions")
     unknown = sorted(set(settings) - set(_SETTINGS))
     if unknown:
-        raise ValueError(
-            f"Expected the probe settings to be among {list(_SETTINGS)} (the fields of ProbeOptions),"
-            f" got {unknown}."
+        raise TypeError(
+            f"impulse_response() got unexpected keyword arguments {unknown}; the probe settings are the fields"
+            f" of ProbeOptions: {list(_SETTINGS)}."
         )
     if options is None:
         return ProbeOptions(**settings)

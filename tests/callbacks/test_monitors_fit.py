@@ -19,6 +19,7 @@ from PIL import Image
 
 import hyra_lightning.analysis as analysis
 import hyra_lightning.analysis.hyra as analysis_hyra
+from hyra_lightning.analysis import READING_ERRORS
 from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
 from tests.callbacks.helpers import (
     LR_SIZE,
@@ -41,6 +42,7 @@ DESCRIPTORS = (
     "negative_lobe",
     "stopband_leakage",
     "phase_gain_spread",
+    *READING_ERRORS,
 )
 HYRA_SCALARS = ("nonlinear_energy_ratio", "hf_injection", "fsds_linear", "fsds_sr", "fsds_gain")
 NUM_BANDS = 8
@@ -226,6 +228,13 @@ def _monitor_warnings(record: list, text: str) -> dict[str, int]:
     return counts
 
 
+def _monitor_problems(record: list) -> list[str]:
+    """The monitors' warnings, but the one that says a reading is not a filter's: TinySR is a ReLU network,
+    which a unit impulse on black may read as not quite linear (tested in test_impulse_response_monitor)."""
+    messages = [str(w.message) for w in record]
+    return [m for m in messages if "Monitor" in m and "do not describe a filter" not in m]
+
+
 def test_csv_logger_gets_scalars_and_png_files(tmp_path):
     """A logger without a sink of its own (CSVLogger): scalars in its CSV, images and figures as PNG files."""
     seed_everything(0)
@@ -234,7 +243,7 @@ def test_csv_logger_gets_scalars_and_png_files(tmp_path):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         trainer.fit(SRModule(), datamodule=PhotoData())
-    assert not [w for w in record if "Monitor" in str(w.message)], [str(w.message) for w in record]
+    assert not _monitor_problems(record), [str(w.message) for w in record]
     run = tmp_path / "csv" / "version_0"
     with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
