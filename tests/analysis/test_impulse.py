@@ -579,7 +579,7 @@ def test_reading_errors_vanish_for_linear_upsamplers(model, options):
     # float32 rounding of b + a: relative errors of 1e-5 at a = 0.02 on b = 0.5
     assert 0 <= d.linearity_error < 1e-4
     assert d.linearity_error == max(d.homogeneity_error, d.superposition_error)
-    assert d.repeatability_error == 0.0
+    assert d.repeatability_error < 1e-4  # 0, or float rounding where a batch of 2 is computed differently
     assert d.shift_variance < 1e-4
     assert d.filter_reading and d.reading_problem is None
 
@@ -629,7 +629,7 @@ def test_relu_network_on_black_with_a_unit_impulse_is_not_linear():
     assert d.homogeneity_error < 1e-6  # positively homogeneous: a and a/2 agree ...
     assert d.superposition_error > 0.05  # ... but two impulses do not add up
     assert d.linearity_error == d.superposition_error
-    assert d.repeatability_error == 0.0
+    assert d.repeatability_error < 1e-5
     assert not d.filter_reading
     assert "linearity_error" in d.reading_problem and "amplitude=0.02, background=0.5" in d.reading_problem
 

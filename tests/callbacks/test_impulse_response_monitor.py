@@ -107,5 +107,5 @@ def test_a_reading_that_is_not_a_filter_warns_once(tmp_path, sigma, warned):
     acc = read_events(tmp_path / "run" / "version_0")
     assert scalar_steps(acc, "impulse/repeatability_error") == [0, 2, 4]
     values = [e.value for e in acc.Scalars("impulse/repeatability_error")]
-    assert all(v > 0.01 for v in values) if warned else values == [0.0, 0.0, 0.0]
+    assert all(v > 0.01 for v in values) if warned else all(v < 1e-4 for v in values)
     assert monitor.last_response.filter_reading is not warned
