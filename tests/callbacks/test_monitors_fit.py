@@ -19,8 +19,8 @@ from PIL import Image
 
 import hyra_lightning.analysis as analysis
 import hyra_lightning.analysis.hyra as analysis_hyra
-from hyra_lightning.analysis import READING_ERRORS
 from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
+from hyra_lightning.analysis import READING_ERRORS
 from tests.callbacks.helpers import (
     LR_SIZE,
     SCALE,
