@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import os
 import sys
-from typing import Any
+import textwrap
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lightning.pytorch import Callback
@@ -35,6 +36,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from hyra_lightning.batch import split_batch
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
+
+if TYPE_CHECKING:
+    from hyra_lightning.analysis import ImpulseDescriptors
 
 __all__ = ["HyRALightningCLI", "fit_summary", "main", "stop_reason"]
 
@@ -267,6 +271,7 @@ def fit_summary(
         f"    stopband_leakage {desc.stopband_leakage:7.3f}   (ideal: 0)",
         f"    phase_gain_spread {desc.phase_gain_spread:6.3f}   (per-phase DC gains {float(gains.min()):.3f} .. "
         f"{float(gains.max()):.3f}; 0 = no {scale}x{scale} grid in the linear part)",
+        *_reading_lines(desc),
         f"  HyRA on the first {n} validation crops (whole crops, borders included):",
         f"    nonlinear_energy_ratio {hs['nonlinear_energy_ratio']:.4f}",
         f"    hf_injection           {hs['hf_injection']:.4f}   (share of the high frequencies made by the non-linear part)",
@@ -280,6 +285,29 @@ def fit_summary(
     if logdir is not None:
         lines += ["", "Open the dashboard:", f"  tensorboard --logdir {logdir}"]
     return "\n".join(lines)
+
+
+def _reading_lines(desc: ImpulseDescriptors) -> list[str]:
+    """The reading errors of the summary's probe, and what it means when they say it is not a filter."""
+    from hyra_lightning.analysis import MAX_LINEARITY_ERROR, MAX_REPEATABILITY_ERROR
+
+    lines: list[str] = []
+    if desc.linearity_error is not None:
+        lines.append(
+            f"    linearity_error     {desc.linearity_error:.3g}   (0 = linear at the probe; a filter reading"
+            f" needs <= {MAX_LINEARITY_ERROR:g})"
+        )
+    if desc.repeatability_error is not None:
+        lines.append(
+            f"    repeatability_error {desc.repeatability_error:.3g}   (0 = deterministic; a filter reading"
+            f" needs <= {MAX_REPEATABILITY_ERROR:g})"
+        )
+    problem = desc.reading_problem
+    if problem is not None:
+        lines += textwrap.wrap(
+            f"WARNING: {problem}", width=110, initial_indent="    ", subsequent_indent="      "
+        )
+    return lines
 
 
 def _tensorboard_dir(trainer: Any) -> str | None:

@@ -21,9 +21,9 @@ __all__ = [
     "FSDS_VAL",
     "HYRA_PREFIX",
     "HYRA_SCALARS",
-    "IMPULSE_EXTRA_SCALARS",
     "IMPULSE_PREFIX",
     "IMPULSE_PROFILE",
+    "IMPULSE_READING_SCALARS",
     "IMPULSE_RESPONSE",
     "IMPULSE_SCALARS",
     "IMPULSE_SPECTRUM",
@@ -52,8 +52,15 @@ IMPULSE_SCALARS: tuple[str, ...] = (
     "stopband_leakage",
     "phase_gain_spread",
 )
-#: The descriptors measured only with ``extra=True``.
-IMPULSE_EXTRA_SCALARS: tuple[str, ...] = ("shift_variance", "amplitude_nonlinearity")
+#: The reading errors of the probe (``impulse/linearity_error``, ``impulse/repeatability_error`` and their
+#: ingredients and sibling), logged at every probe beside the descriptors.
+IMPULSE_READING_SCALARS: tuple[str, ...] = (
+    "linearity_error",
+    "repeatability_error",
+    "homogeneity_error",
+    "superposition_error",
+    "shift_variance",
+)
 IMPULSE_RESPONSE = "impulse/response"
 IMPULSE_SPECTRUM = "impulse/spectrum"
 IMPULSE_PROFILE = "impulse/profile"
@@ -132,7 +139,7 @@ def fsds_band(index: int) -> str:
 DOCUMENTED_TAGS: tuple[str, ...] = (
     *MODULE_SCALARS,
     train_loss_term("<term>"),
-    *(impulse_scalar(name) for name in IMPULSE_SCALARS + IMPULSE_EXTRA_SCALARS),
+    *(impulse_scalar(name) for name in IMPULSE_SCALARS + IMPULSE_READING_SCALARS),
     IMPULSE_RESPONSE,
     IMPULSE_SPECTRUM,
     IMPULSE_PROFILE,

@@ -40,7 +40,7 @@ CASES = {
     "fsds reduction": (lambda: fsds(X, X, reduction="mean"), "reduction"),
     "metric reference": (lambda: FrequencySpectrumDistributionSimilarity(reference="sr"), "reference"),
     "probe mode": (lambda: impulse_response(BicubicUpsampler(2), mode="cross"), "mode"),
-    "probe extra=1": (lambda: ProbeOptions(extra=1), "extra"),
+    "probe checks=1": (lambda: ProbeOptions(checks=1), "checks"),
     "hyra boundary": (lambda: hyra_decompose(BicubicUpsampler(2), X, boundary="mirror"), "boundary"),
     "panel gap=-1": (lambda: make_panel([[X[0]]], gap=-1), "gap"),
     "espcn activation": (lambda: ESPCN(2, activation="gelu"), "activation"),

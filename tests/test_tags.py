@@ -8,7 +8,7 @@ import pathlib
 import re
 
 from hyra_lightning import tags
-from hyra_lightning.analysis.impulse import ImpulseDescriptors
+from hyra_lightning.analysis.impulse import READING_ERRORS, ImpulseDescriptors
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,8 @@ def test_readme_table_lists_exactly_the_declared_tags():
 
 def test_impulse_scalars_are_the_descriptors():
     names = [f.name for f in dataclasses.fields(ImpulseDescriptors)]
-    assert names == [*tags.IMPULSE_SCALARS, *tags.IMPULSE_EXTRA_SCALARS]
+    assert names == [*tags.IMPULSE_SCALARS, *tags.IMPULSE_READING_SCALARS]
+    assert tags.IMPULSE_READING_SCALARS == READING_ERRORS
 
 
 def test_variable_tags():

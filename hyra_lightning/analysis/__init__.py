@@ -14,6 +14,9 @@ from hyra_lightning.analysis.display import (
 from hyra_lightning.analysis.figures import fsds_band_map
 from hyra_lightning.analysis.hyra import HyRAResult, hyra_decompose, linear_response, stopband_energy
 from hyra_lightning.analysis.impulse import (
+    MAX_LINEARITY_ERROR,
+    MAX_REPEATABILITY_ERROR,
+    READING_ERRORS,
     ImpulseDescriptors,
     ImpulseResponse,
     ProbeOptions,
@@ -21,12 +24,17 @@ from hyra_lightning.analysis.impulse import (
     evaluation_context,
     impulse_response,
     infer_scale,
+    is_filter_reading,
     magnitude_profiles,
     phase_gains,
+    reading_problem,
 )
 from hyra_lightning.analysis.precision import forward_in, full_precision, probe_dtype
 
 __all__ = [
+    "MAX_LINEARITY_ERROR",
+    "MAX_REPEATABILITY_ERROR",
+    "READING_ERRORS",
     "HyRAResult",
     "ImpulseDescriptors",
     "ImpulseResponse",
@@ -44,6 +52,7 @@ __all__ = [
     "impulse_response_image",
     "impulse_spectrum_image",
     "infer_scale",
+    "is_filter_reading",
     "label_panel",
     "linear_response",
     "log_magnitude_spectrum",
@@ -51,6 +60,7 @@ __all__ = [
     "make_panel",
     "phase_gains",
     "probe_dtype",
+    "reading_problem",
     "signed_colormap",
     "stopband_energy",
 ]

@@ -30,14 +30,19 @@ from hyra_lightning.options import PROBE_MODES, ProbeMode
 from hyra_lightning.spectral import passband_mask, to_fft_float
 
 __all__ = [
+    "MAX_LINEARITY_ERROR",
+    "MAX_REPEATABILITY_ERROR",
+    "READING_ERRORS",
     "ImpulseDescriptors",
     "ImpulseResponse",
     "ProbeMode",
     "ProbeOptions",
     "describe_luminance",
     "impulse_response",
+    "is_filter_reading",
     "magnitude_profiles",
     "phase_gains",
+    "reading_problem",
 ]
 
 
@@ -62,10 +67,24 @@ class ImpulseDescriptors:
             value is an ``s x s`` grid (a checkerboard at ``s = 2``) in the linear part of HyRA. From
             :meth:`ImpulseResponse.describe` the gains are per output channel (``C_out x s x s`` values, so a
             colour grid counts); from :func:`describe_luminance` they are those of ``g`` alone.
+        linearity_error: how far the probed network is from linear at this probe, ``max(homogeneity_error,
+            superposition_error)``; 0 to float precision for a linear network. None unless measured.
+        repeatability_error: relative L2 difference between the responses of two probes run with different
+            random streams; 0 for a deterministic network. None unless measured.
+        homogeneity_error: relative L2 difference between the responses (divided by their amplitudes) to
+            impulses of amplitudes ``a`` and ``a/2``; an ingredient of ``linearity_error``. None unless measured.
+        superposition_error: relative L2 difference between the response to two impulses at once and the sum
+            of their single responses (and, with several input channels, between the response to an impulse
+            in every channel and the sum of the per-channel responses); an ingredient of ``linearity_error``.
+            None unless measured.
         shift_variance: relative L2 difference between the responses to impulses at LR pixels ``(c, c)`` and
-            ``(c + 1, c + 1)`` once the latter is shifted back by ``s`` HR pixels; None unless measured.
-        amplitude_nonlinearity: relative L2 difference between the responses measured with amplitudes
-            ``a`` and ``2a``; None unless measured.
+            ``(c + 1, c + 1)`` once the latter is shifted back by ``s`` HR pixels (0 for convolutions and pixel
+            shuffle; not part of :attr:`filter_reading`). None unless measured.
+
+    These five are the *reading errors* of the probe (see :func:`impulse_response`, ``checks``): relative L2
+    errors ``||x - y|| / ||y||`` of the baseline-subtracted responses, ``y`` the reference. A reading whose
+    ``linearity_error`` exceeds :data:`MAX_LINEARITY_ERROR` or whose ``repeatability_error`` exceeds
+    :data:`MAX_REPEATABILITY_ERROR` does not describe a filter (:attr:`filter_reading` is False).
     """
 
     dc_gain: float
@@ -77,8 +96,21 @@ class ImpulseDescriptors:
     negative_lobe: float
     stopband_leakage: float
     phase_gain_spread: float
+    linearity_error: float | None = None
+    repeatability_error: float | None = None
+    homogeneity_error: float | None = None
+    superposition_error: float | None = None
     shift_variance: float | None = None
-    amplitude_nonlinearity: float | None = None
+
+    @property
+    def filter_reading(self) -> bool:
+        """Whether these descriptors describe a filter: see :func:`is_filter_reading`."""
+        return is_filter_reading(self.linearity_error, self.repeatability_error)
+
+    @property
+    def reading_problem(self) -> str | None:
+        """None for a filter reading, else why it is not one and what to try: see :func:`reading_problem`."""
+        return reading_problem(self.linearity_error, self.repeatability_error)
 
     def as_dict(self) -> dict[str, float]:
         """The measured descriptors as ``{name: float}`` (the optional ones only when they were measured)."""
@@ -94,45 +126,90 @@ class ImpulseDescriptors:
 class ImpulseResponse:
     """An impulse response measured by :func:`impulse_response`.
 
+    The probe settings are stored once, in :attr:`options`; :attr:`scale`, :attr:`size`, :attr:`amplitude`,
+    :attr:`background`, :attr:`baseline`, :attr:`mode`, :attr:`precision` and :attr:`center` read through it.
+
     Attributes:
         kernel: ``(C_out, C_in, s*n, s*n)`` response ``K[o, i]`` of output channel ``o`` to an impulse in input
             channel ``i`` (``(C_out, 1, s*n, s*n)`` in ``"paper"`` mode, where the impulse is in every input
             channel at once). float32, or float64 for a float64 model; on the model's device.
-        scale: integer upsampling factor ``s``.
-        center: ``(Y0, X0)``, HR coordinates of the response centre, ``s*c + (s - 1)/2`` with ``c = n // 2``.
         luminance: ``(s*n, s*n)`` luminance response ``g``: mean over output channels of the sum over input
             channels of ``kernel``.
-        size: LR probe size ``n``.
-        amplitude: impulse amplitude ``a``.
-        background: constant background ``b``.
-        baseline: whether the response to the background was subtracted.
-        mode: ``"cross_channel"`` or ``"paper"``.
-        shift_variance: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
-        amplitude_nonlinearity: see :class:`ImpulseDescriptors`; None unless measured (``extra=True``).
-        precision: dtype the network ran in during the probe (probe images, weights and arithmetic):
-            float32, or float64 for a float64 model or when asked for; always with autocast and TF32 off.
-        model_dtype: floating dtype of the model's own parameters (None for a model without any). When it
-            differs from ``precision`` (half-precision weights), the model was measured through cast copies
-            of its weights; its own parameters were left untouched.
         options: the :class:`ProbeOptions` the response was measured with, ``scale``, ``in_channels`` and
             ``dtype`` filled in with the values used; ``impulse_response(model, options=r.options)`` measures
             it again.
+        model_dtype: floating dtype of the model's own parameters (None for a model without any). When it
+            differs from :attr:`precision` (half-precision weights), the model was measured through cast copies
+            of its weights; its own parameters were left untouched.
+        linearity_error: see :class:`ImpulseDescriptors`; None when measured with ``checks=False``.
+        repeatability_error: likewise.
+        homogeneity_error: likewise.
+        superposition_error: likewise.
+        shift_variance: likewise.
     """
 
     kernel: Tensor
-    scale: int
-    center: tuple[float, float]
     luminance: Tensor
-    size: int
-    amplitude: float
-    background: float
-    baseline: bool
-    mode: ProbeMode
-    shift_variance: float | None = None
-    amplitude_nonlinearity: float | None = None
-    precision: torch.dtype = torch.float32
+    options: ProbeOptions
     model_dtype: torch.dtype | None = None
-    options: ProbeOptions | None = None
+    linearity_error: float | None = None
+    repeatability_error: float | None = None
+    homogeneity_error: float | None = None
+    superposition_error: float | None = None
+    shift_variance: float | None = None
+
+    @property
+    def scale(self) -> int:
+        """Integer upsampling factor ``s``."""
+        return int(self.options.scale)  # type: ignore[arg-type]  # always filled in by the probe
+
+    @property
+    def size(self) -> int:
+        """LR probe size ``n``."""
+        return self.options.size
+
+    @property
+    def amplitude(self) -> float:
+        """Impulse amplitude ``a`` as requested (the division uses the amplitude representable in
+        :attr:`precision`)."""
+        return float(self.options.amplitude)
+
+    @property
+    def background(self) -> float:
+        """Constant background ``b``."""
+        return float(self.options.background)
+
+    @property
+    def baseline(self) -> bool:
+        """Whether the response to the background was subtracted."""
+        return self.options.baseline
+
+    @property
+    def mode(self) -> ProbeMode:
+        """``"cross_channel"`` or ``"paper"``."""
+        return self.options.mode
+
+    @property
+    def precision(self) -> torch.dtype:
+        """dtype the network ran in during the probe (probe images, weights and arithmetic): float32, or
+        float64 for a float64 model or when asked for; always with autocast and TF32 off."""
+        return self.options.dtype or torch.float32
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """``(Y0, X0)``, HR coordinates of the response centre, ``s*c + (s - 1)/2`` with ``c = n // 2``."""
+        x0 = self.scale * (self.size // 2) + (self.scale - 1) / 2
+        return (x0, x0)
+
+    @property
+    def filter_reading(self) -> bool:
+        """Whether the response describes a filter: see :func:`is_filter_reading`."""
+        return is_filter_reading(self.linearity_error, self.repeatability_error)
+
+    @property
+    def reading_problem(self) -> str | None:
+        """None for a filter reading, else why it is not one and what to try: see :func:`reading_problem`."""
+        return reading_problem(self.linearity_error, self.repeatability_error)
 
     @property
     def in_channels(self) -> int:
@@ -155,16 +232,15 @@ class ImpulseResponse:
         return phase_gains(self.kernel.sum(dim=1), self.scale)
 
     def describe(self) -> ImpulseDescriptors:
-        """Descriptors of :attr:`luminance`, plus the optional ones measured by the probe.
+        """Descriptors of :attr:`luminance`, plus the reading errors measured by the probe.
 
         ``phase_gain_spread`` is computed on the per-channel :attr:`phase_gains` (a colour grid counts).
         """
         d = describe_luminance(self.luminance, self.scale, center=self.center)
         return ImpulseDescriptors(
-            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _EXTRA_AND_PHASE},
+            **{f.name: getattr(d, f.name) for f in fields(d) if f.name not in _NOT_FROM_LUMINANCE},
             phase_gain_spread=_relative_spread(self.phase_gains),
-            shift_variance=self.shift_variance,
-            amplitude_nonlinearity=self.amplitude_nonlinearity,
+            **{name: getattr(self, name) for name in READING_ERRORS},
         )
 
     def profiles(self, n_fft: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -172,8 +248,88 @@ class ImpulseResponse:
         return magnitude_profiles(self.luminance, n_fft=n_fft)
 
 
-_EXTRA = ("shift_variance", "amplitude_nonlinearity")
-_EXTRA_AND_PHASE = (*_EXTRA, "phase_gain_spread")
+#: The reading errors of a probe (fields of :class:`ImpulseDescriptors` and :class:`ImpulseResponse`), the
+#: verdict's two first.
+READING_ERRORS: tuple[str, ...] = (
+    "linearity_error",
+    "repeatability_error",
+    "homogeneity_error",
+    "superposition_error",
+    "shift_variance",
+)
+_NOT_FROM_LUMINANCE = (*READING_ERRORS, "phase_gain_spread")
+
+#: A reading whose ``linearity_error`` exceeds this does not describe a filter: the response to an impulse of
+#: amplitude ``a`` differs from that to ``a/2``, or from the sum of single responses, by more than 5 % (L2), so
+#: the descriptors depend on the amplitude and the background rather than on a kernel.
+MAX_LINEARITY_ERROR = 0.05
+#: A reading whose ``repeatability_error`` exceeds this does not describe a filter: two probes with different
+#: random streams differ by more than 1 % (L2), so the network is stochastic at evaluation (noise injection,
+#: dropout forced on) and one probe reads its noise.
+MAX_REPEATABILITY_ERROR = 0.01
+
+
+def is_filter_reading(linearity_error: float | None, repeatability_error: float | None) -> bool:
+    """Whether a probe with these reading errors describes a filter.
+
+    True when ``linearity_error <= MAX_LINEARITY_ERROR`` and ``repeatability_error <= MAX_REPEATABILITY_ERROR``
+    (:data:`MAX_LINEARITY_ERROR`, :data:`MAX_REPEATABILITY_ERROR`); a NaN or infinite error fails. An error that
+    was not measured (None: a probe with ``checks=False``) does not count against the reading.
+
+    Example:
+        >>> is_filter_reading(1e-7, 0.0), is_filter_reading(0.3, 0.0), is_filter_reading(None, None)
+        (True, False, True)
+    """
+    return _within(linearity_error, MAX_LINEARITY_ERROR) and _within(
+        repeatability_error, MAX_REPEATABILITY_ERROR
+    )
+
+
+def _within(error: float | None, limit: float) -> bool:
+    return error is None or (math.isfinite(error) and error <= limit)
+
+
+def reading_problem(linearity_error: float | None, repeatability_error: float | None) -> str | None:
+    """Why a probe with these reading errors does not describe a filter, and the remedy; None when it does.
+
+    The one sentence that the monitor's warning, the fit summary and the analysis report show.
+
+    Example:
+        >>> reading_problem(0.0, 0.0) is None
+        True
+        >>> reading_problem(0.0, 0.8).split(":")[0]
+        'the impulse descriptors do not describe a filter'
+    """
+    causes: list[str] = []
+    remedies: list[str] = []
+    if not _within(repeatability_error, MAX_REPEATABILITY_ERROR):
+        causes.append(
+            f"two probes with different random streams differ by {repeatability_error:.3g}"
+            f" (repeatability_error > {MAX_REPEATABILITY_ERROR:g}: the network is random at evaluation)"
+        )
+        remedies.append(
+            "put stochastic layers in eval() mode or switch off noise injection and forced dropout while probing"
+        )
+    if causes:  # noise makes the responses differ in every comparison: the linearity cannot be judged
+        causes.append("the linearity cannot be judged until the network is deterministic")
+    elif not _within(linearity_error, MAX_LINEARITY_ERROR):
+        causes.append(
+            f"the response is not linear in the impulse (linearity_error {linearity_error:.3g}"
+            f" > {MAX_LINEARITY_ERROR:g})"
+        )
+        remedies.append(
+            "probe with a smaller amplitude on another background (e.g. `amplitude=0.02, background=0.5`)"
+            " to read the local linear response"
+        )
+    if not causes:
+        return None
+    return (
+        "the impulse descriptors do not describe a filter: "
+        + "; ".join(causes)
+        + ". To fix it, "
+        + "; ".join(remedies)
+        + "."
+    )
 
 
 # --------------------------------------------------------------------------------------------- probe
@@ -258,7 +414,8 @@ class ProbeOptions:
         mode: ``"cross_channel"`` or ``"paper"`` (:data:`~hyra_lightning.options.ProbeMode`).
         scale: expected upsampling factor; None to infer it from the output size.
         in_channels: number of channels of the images the model takes; None to read it from the model.
-        extra: also measure ``shift_variance`` and ``amplitude_nonlinearity``.
+        checks: also measure the reading errors (``linearity_error`` and its ingredients, ``repeatability_error``,
+            ``shift_variance``; see :func:`impulse_response`); False measures the kernel alone.
         dtype: precision of the measurement (a floating ``torch.dtype``); None for float32 (float64 for a
             float64 model).
 
@@ -285,7 +442,7 @@ class ProbeOptions:
     mode: ProbeMode = "cross_channel"
     scale: int | None = None
     in_channels: int | None = None
-    extra: bool = False
+    checks: bool = True
     dtype: torch.dtype | None = None
 
     def __post_init__(self) -> None:
@@ -298,7 +455,7 @@ class ProbeOptions:
         check_choice("mode", self.mode, PROBE_MODES)
         check_int("scale", self.scale, optional=True)
         check_int("in_channels", self.in_channels, optional=True)
-        check_bool("extra", self.extra)
+        check_bool("checks", self.checks)
         if self.dtype is not None and not (
             isinstance(self.dtype, torch.dtype) and self.dtype.is_floating_point
         ):
@@ -307,27 +464,6 @@ class ProbeOptions:
     def replace(self, **changes: Any) -> ProbeOptions:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
-
-    def kwargs(self) -> dict[str, Any]:
-        """The options as keyword arguments of :func:`impulse_response`."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-_DEFAULTS: dict[str, Any] = ProbeOptions().kwargs()
-
-
-def check_probe_args(
-    size: int,
-    amplitude: float,
-    background: float,
-    mode: str,
-    scale: int | None,
-    in_channels: int | None,
-) -> None:
-    """Validate probe options (raises ``ValueError`` naming the bad argument); see :class:`ProbeOptions`."""
-    ProbeOptions(
-        size=size, amplitude=amplitude, background=background, mode=mode, scale=scale, in_channels=in_channels
-    )  # type: ignore[arg-type]
 
 
 #: How torch reports a channel mismatch (convolutions: "expected input[...] to have 18 channels, but got 33").
@@ -369,19 +505,10 @@ def _relative_l2(a: Tensor, b: Tensor) -> float:
 
 def impulse_response(
     model: nn.Module,
-    *,
-    size: int = 33,
-    amplitude: float = 1.0,
-    background: float = 0.0,
-    baseline: bool = True,
-    mode: ProbeMode = "cross_channel",
-    scale: int | None = None,
-    in_channels: int | None = None,
-    extra: bool = False,
-    dtype: torch.dtype | None = None,
     options: ProbeOptions | None = None,
+    **settings: Any,
 ) -> ImpulseResponse:
-    """Measure the impulse response of an SR model with a single forward pass.
+    """Measure the impulse response of an SR model, and how far the reading is from that of a filter.
 
     .. math::
         K = \\frac{N(b + a\\,\\delta_c) - N(b)}{a}
@@ -392,175 +519,248 @@ def impulse_response(
     output channel ``o``'s response. With ``baseline=False`` nothing is subtracted: ``K = N(b + a*delta)/a``,
     which for ``b=0, a=1`` is the paper's ``N(delta)``.
 
-    The model runs in eval mode under ``torch.no_grad()`` on a forked RNG, on its device; every submodule's
-    train/eval flag is restored afterwards, also when the forward raises. It runs in full precision whatever
-    the caller's context: autocast off, TF32 off (restored afterwards), in float32, or float64 for a float64
-    model; weights held in float16/bfloat16 are seen through float32 copies, the model's own parameters are
-    not touched (see :mod:`hyra_lightning.analysis.precision`). :attr:`ImpulseResponse.precision` records the
-    dtype used. The division uses the amplitude actually representable in that dtype
-    (``float32(b + a) - float32(b)``), not the requested one.
+    **Reading errors** (``checks=True``, the default). A network that is not linear at the probe (a ReLU
+    network answering a large impulse), or that is random at evaluation (noise injection), gives a ``K``
+    whose descriptors are not those of a filter. The probe therefore also measures, on the responses to an
+    impulse in every input channel at once (``R_a``, baseline always subtracted, divided by the amplitude):
+
+    * ``homogeneity_error = ||R_{a/2} - R_a|| / ||R_a||`` (amplitudes ``a`` and ``a/2``);
+    * ``superposition_error``: ``||R_{p+q} - (R_p + R_q)|| / ||R_p + R_q||`` for impulses at LR pixels
+      ``p = (c, c)`` and ``q = (c + 1, c + 1)``, one pixel apart on the diagonal so that their responses
+      overlap (responses that do not overlap would add up even for a non-linear network) and stay inside the
+      probe as much as the centred one; with several input channels in ``"cross_channel"`` mode, the larger
+      of that and ``||R_a - sum_i K[:, i]|| / ||sum_i K[:, i]||`` (superposition across channels);
+    * ``linearity_error = max(homogeneity_error, superposition_error)``;
+    * ``repeatability_error = ||R_a' - R_a|| / ||R_a||``, ``R_a'`` measured again (the impulse image and the
+      background) in a second forward pass on a different random stream; 0 for a deterministic network, to
+      float precision where the arithmetic depends on the batch size;
+    * ``shift_variance = ||R_q shifted back by s - R_p||/||R_p||`` on the overlap of the two.
+
+    :func:`is_filter_reading` turns them into a verdict. All images of the first measurement (``C_in`` impulse
+    images, the background, and four more with ``checks``) go through the model in one forward pass; the
+    second random stream costs a second forward pass of two images. Both passes run on fixed seeds
+    (0 and 1) inside a forked RNG, so the probe is repeatable and never advances the caller's RNG.
+
+    The model runs in eval mode under ``torch.no_grad()``, on its device; every submodule's train/eval flag is
+    restored afterwards, also when the forward raises. It runs in full precision whatever the caller's
+    context: autocast off, TF32 off (restored afterwards), in float32, or float64 for a float64 model; weights
+    held in float16/bfloat16 are seen through float32 copies, the model's own parameters are not touched (see
+    :mod:`hyra_lightning.analysis.precision`). :attr:`ImpulseResponse.precision` records the dtype used. The
+    division uses the amplitude actually representable in that dtype (``float32(b + a) - float32(b)``), not
+    the requested one.
 
     Args:
         model: an SR network mapping ``(B, C_in, n, n)`` to ``(B, C_out, s*n, s*n)``.
-        size: odd LR probe size ``n >= 3``; the impulse sits at ``c = n // 2``. It should exceed the
-            receptive field of the network (in LR pixels) so that the response is not cut by the borders.
-        amplitude: impulse amplitude ``a > 0``. A small one (0.02) on mid-grey reads the local linear response
-            of a ReLU network; the paper uses 1 on black.
-        background: constant background ``b``.
-        baseline: subtract the response to the background image.
-        mode: ``"cross_channel"`` or ``"paper"``.
-        scale: expected upsampling factor; inferred from the output size when None.
-        in_channels: number of channels of the images the model takes. When None it is read from the first
-            ``Conv2d``/``ConvTranspose2d``/``Linear`` layer in ``model.modules()`` order, which is wrong for a
-            network whose first layer sees more than the image (SRMD: 3 image channels plus 15 degradation
-            maps) or that registers another layer first; pass it for such networks. When the forward fails
-            with a channel mismatch, the error says so first.
-        extra: also measure ``shift_variance`` (impulses at LR pixels ``(c, c)`` and ``(c+1, c+1)``) and
-            ``amplitude_nonlinearity`` (amplitudes ``a`` and ``2a``); the batch grows by two images per
-            impulse, still in one forward pass.
-        dtype: precision of the measurement: ``torch.float64`` measures in double precision (the model's
-            floating weights seen as float64 copies; useful for a model without parameters, e.g.
-            :class:`~hyra_lightning.models.BicubicUpsampler`); anything else, and the default for a model
-            that is not float64, measures in float32 (a probe is never measured in half precision).
-        options: all of the above as one validated :class:`ProbeOptions`; when given, leave the keyword
-            arguments above at their defaults.
+        options: the probe settings as one validated :class:`ProbeOptions` (default ``ProbeOptions()``): the one
+            way in. Their meaning:
+
+            * ``size``: odd LR probe size ``n >= 3``; the impulse sits at ``c = n // 2``. It should exceed the
+              receptive field of the network (in LR pixels) so that the response is not cut by the borders.
+            * ``amplitude``: impulse amplitude ``a > 0``. A small one (0.02) on mid-grey reads the local linear
+              response of a ReLU network; the paper uses 1 on black.
+            * ``background``: constant background ``b``. ``baseline``: subtract the response to it.
+            * ``mode``: ``"cross_channel"`` or ``"paper"``.
+            * ``scale``: expected upsampling factor; inferred from the output size when None.
+            * ``in_channels``: number of channels of the images the model takes. When None it is read from the
+              first ``Conv2d``/``ConvTranspose2d``/``Linear`` layer in ``model.modules()`` order, which is wrong
+              for a network whose first layer sees more than the image (SRMD: 3 image channels plus 15
+              degradation maps) or that registers another layer first; pass it for such networks. When the
+              forward fails with a channel mismatch, the error says so first.
+            * ``checks``: measure the reading errors above (default True).
+            * ``dtype``: ``torch.float64`` measures in double precision (the model's floating weights seen as
+              float64 copies; useful for a model without parameters, e.g.
+              :class:`~hyra_lightning.models.BicubicUpsampler`); anything else, and the default for a model
+              that is not float64, measures in float32 (a probe is never measured in half precision).
+        **settings: a convenience: fields of :class:`ProbeOptions` given one by one (``size=9``) instead of
+            ``options``; they build ``ProbeOptions(**settings)``.
 
     Returns:
         An :class:`ImpulseResponse`; ``kernel`` has shape ``(C_out, C_in, s*n, s*n)`` (``(C_out, 1, s*n, s*n)``
         in ``"paper"`` mode).
 
     Raises:
-        ValueError: for invalid arguments (also when both ``options`` and other probe keywords are given), an
-            output that is not ``(B, C, H, W)``, or a scale that is not one integer on both axes.
+        ValueError: for invalid settings, both ``options`` and single settings, an output that is not
+            ``(B, C, H, W)``, or a scale that is not one integer on both axes.
+        TypeError: for ``options`` that are not a :class:`ProbeOptions`, or an unknown setting name.
         RuntimeError: when the model cannot run on an ``n x n`` probe (the original error is chained).
 
     Example:
         >>> from hyra_lightning.models import BicubicUpsampler
-        >>> r = impulse_response(BicubicUpsampler(2), in_channels=3, size=9)
+        >>> r = impulse_response(BicubicUpsampler(2), ProbeOptions(size=9, in_channels=3))
         >>> r.kernel.shape, r.scale, r.center
         (torch.Size([3, 3, 18, 18]), 2, (8.5, 8.5))
-        >>> round(r.describe().dc_gain, 6)
-        1.0
+        >>> d = r.describe()
+        >>> round(d.dc_gain, 6), d.linearity_error < 1e-5, d.repeatability_error < 1e-5, d.filter_reading
+        (1.0, True, True, True)
         >>> r.options.size, r.options.in_channels, r.options.scale
         (9, 3, 2)
         >>> impulse_response(BicubicUpsampler(2), options=r.options).kernel.equal(r.kernel)
         True
+        >>> impulse_response(BicubicUpsampler(2), size=9, in_channels=3).options == r.options  # a convenience
+        True
     """
-    given = ProbeOptions(
-        size=size,
-        amplitude=amplitude,
-        background=background,
-        baseline=baseline,
-        mode=mode,
-        scale=scale,
-        in_channels=in_channels,
-        extra=extra,
-        dtype=dtype,
-    )
-    if options is None:
-        options = given
-    else:
-        check_instance("options", options, ProbeOptions, "a ProbeOptions")
-        changed = sorted(name for name, value in given.kwargs().items() if value != _DEFAULTS[name])
-        if changed:
-            raise ValueError(
-                f"Expected either `options` or the probe keyword arguments, got both: `options` and {changed}."
-                " Pass `options=options.replace(...)` to change some of them."
-            )
-    size, amplitude, background = options.size, options.amplitude, options.background
-    baseline, mode, scale = options.baseline, options.mode, options.scale
-    in_channels, extra, dtype = options.in_channels, options.extra, options.dtype
+    options = _probe_options(options, settings)
     check_instance("model", model, nn.Module, "a torch.nn.Module")
-    channels = in_channels if in_channels is not None else _infer_in_channels(model)
+    channels = options.in_channels if options.in_channels is not None else _infer_in_channels(model)
     if channels is None:
         raise ValueError(
             "`in_channels` could not be read from the model (it has no Conv2d, ConvTranspose2d or Linear"
             " layer). Expected `in_channels` to be given, got None."
         )
     device, model_dtype = _model_device_dtype(model)
-    dtype = probe_dtype(model_dtype, dtype)
-    n, c = size, size // 2
-    n_imp = channels if mode == "cross_channel" else 1
-    amps = [float(amplitude)] + ([2.0 * float(amplitude)] if extra else [])
-    positions = [(c, c)] + ([(c + 1, c + 1)] if extra else [])
-
-    # Batch layout: [impulses at (c, c) amplitude a | background | shifted impulses | impulses of 2a].
-    groups: list[tuple[tuple[int, int], float]] = [(positions[0], amps[0])]
-    if extra:
-        groups += [(positions[1], amps[0]), (positions[0], amps[1])]
-    x = torch.full((n_imp * len(groups) + 1, channels, n, n), float(background), device=device, dtype=dtype)
-    bg_repr = float(x[0, 0, 0, 0])
-    effective: list[float] = []
-    for g, ((py, px), amp) in enumerate(groups):
-        start = 0 if g == 0 else n_imp * g + 1
-        value = torch.tensor(background + amp, dtype=dtype)
-        effective.append(float(value) - bg_repr)
-        for k in range(n_imp):
-            if mode == "cross_channel":
-                x[start + k, k, py, px] = value
-            else:
-                x[start + k, :, py, px] = value
+    dtype = probe_dtype(model_dtype, options.dtype)
+    n, c = options.size, options.size // 2
+    b, a = float(options.background), float(options.amplitude)
+    everywhere = slice(None)
+    n_imp = channels if options.mode == "cross_channel" else 1
+    # One impulse image per input channel (or one in every channel), then the background image.
+    images: list[list[tuple[int | slice, int, int, float]]] = [
+        [(k if options.mode == "cross_channel" else everywhere, c, c, a)] for k in range(n_imp)
+    ]
+    images.append([])
+    # Reading checks, impulses in every channel: at p = (c, c) (unless image 0 is that already), at p with a/2,
+    # at q = (c + 1, c + 1), and at p and q together.
+    p_all = 0 if n_imp == 1 else len(images)
+    if options.checks:
+        if n_imp > 1:
+            images.append([(everywhere, c, c, a)])
+        half, at_q, pair = len(images), len(images) + 1, len(images) + 2
+        images += [[(everywhere, c, c, a / 2)], [(everywhere, c + 1, c + 1, a)]]
+        images.append([(everywhere, c, c, a), (everywhere, c + 1, c + 1, a)])
+    x, gains = _probe_images(images, n, channels, b, device, dtype)
 
     with evaluation_context(model):
-        try:
-            out = forward_in(model, x, dtype)
-        except Exception as err:
-            if _CHANNEL_MISMATCH.search(str(err)):
-                source = (
-                    "the `in_channels` you passed"
-                    if in_channels is not None
-                    else "read from the model's first Conv2d/ConvTranspose2d/Linear layer"
-                )
-                raise RuntimeError(
-                    f"The model could not run on a probe with {channels} input channels ({source}), and the"
-                    " error is about channels: the number of input channels is probably wrong. The first layer"
-                    " of a network that adds its own maps to the image (SRMD concatenates 15 degradation maps"
-                    " to the 3 image channels) sees more channels than the image has. Pass `in_channels`, the"
-                    f" number of channels of the images the model takes (3 for RGB). Original error: {err}"
-                ) from err
+        with _seeded(_PROBE_SEEDS[0], device):
+            out = _probe_forward(model, x, dtype, options.in_channels)
+        if options.checks:  # the response to an impulse in every channel again, on another random stream
+            with _seeded(_PROBE_SEEDS[1], device):
+                again = _probe_forward(model, x[[p_all, n_imp]], dtype, options.in_channels)
+    s = infer_scale((n, n), (out.shape[-2], out.shape[-1]), options.scale)
+    background = out[n_imp : n_imp + 1]
+
+    def response(index: int, subtract: bool = True) -> Tensor:  # (C_out, s*n, s*n) per unit amplitude
+        return (out[index] - background[0] if subtract else out[index]) / gains[index]
+
+    kernel = torch.stack([response(k, options.baseline) for k in range(n_imp)], dim=1)
+    errors: dict[str, float] = {}
+    if options.checks:
+        r_p = response(p_all)
+        homogeneity = _relative_l2(response(half), r_p)
+        r_q = response(at_q)
+        superposition = _relative_l2(response(pair), r_p + r_q)
+        if n_imp > 1:
+            across = torch.stack([response(k) for k in range(n_imp)]).sum(dim=0)
+            superposition = max(superposition, _relative_l2(r_p, across))
+        repeat = (again[0] - again[1]) / gains[p_all]
+        cut = s * n - s
+        errors = {
+            "linearity_error": max(homogeneity, superposition),
+            "repeatability_error": _relative_l2(repeat, r_p),
+            "homogeneity_error": homogeneity,
+            "superposition_error": superposition,
+            "shift_variance": _relative_l2(r_q[..., s:, s:], r_p[..., :cut, :cut]),
+        }
+    return ImpulseResponse(
+        kernel=kernel,
+        luminance=kernel.sum(dim=1).mean(dim=0),
+        options=options.replace(scale=s, in_channels=channels, dtype=dtype),
+        model_dtype=model_dtype,
+        **errors,
+    )
+
+
+#: The seeds of the probe's two random streams (forward passes), inside a forked RNG.
+_PROBE_SEEDS = (0, 1)
+_SETTINGS = tuple(f.name for f in fields(ProbeOptions))
+
+
+def _probe_options(options: ProbeOptions | None, settings: dict[str, Any]) -> ProbeOptions:
+    """``options``, or ``ProbeOptions(**settings)`` when it is None (never both), validated."""
+    if options is not None:
+        check_instance("options", options, ProbeOptions, "a ProbeOptions")
+    unknown = sorted(set(settings) - set(_SETTINGS))
+    if unknown:
+        raise TypeError(
+            f"impulse_response() got unexpected keyword arguments {unknown}; the probe settings are the fields"
+            f" of ProbeOptions: {list(_SETTINGS)}."
+        )
+    if options is None:
+        return ProbeOptions(**settings)
+    if settings:
+        raise ValueError(
+            f"Expected either `options` or the probe keyword arguments, got both: `options` and"
+            f" {sorted(settings)}. Pass `options=options.replace(...)` to change some of them."
+        )
+    return options
+
+
+def _probe_images(
+    images: list[list[tuple[int | slice, int, int, float]]],
+    n: int,
+    channels: int,
+    background: float,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[Tensor, list[float]]:
+    """The probe batch: one ``n x n`` image of ``background`` per entry of ``images``, plus its impulses
+    ``(channel, y, x, amplitude)``; and the amplitude of each image's impulses as representable in ``dtype``
+    (``dtype(b + a) - dtype(b)``; 1.0 for an image without impulses)."""
+    x = torch.full((len(images), channels, n, n), float(background), device=device, dtype=dtype)
+    represented = float(x[0, 0, 0, 0])
+    gains: list[float] = []
+    for i, impulses in enumerate(images):
+        gain = 1.0
+        for channel, py, px, amp in impulses:
+            value = torch.tensor(background + amp, dtype=dtype)
+            x[i, channel, py, px] = value
+            gain = float(value) - represented
+        gains.append(gain)
+    return x, gains
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed the CPU generator and that of ``device`` (inside a forked RNG: the caller's state comes back)."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.default_generators[device.index if device.index is not None else 0].manual_seed(seed)
+    elif device.type != "cpu":
+        backend = getattr(torch, device.type, None)
+        if backend is not None and hasattr(backend, "manual_seed"):
+            backend.manual_seed(seed)
+    yield
+
+
+def _probe_forward(model: nn.Module, x: Tensor, dtype: torch.dtype, in_channels: int | None) -> Tensor:
+    """``model(x)`` in ``dtype`` as a float32/float64 tensor, with the probe's errors."""
+    n, channels = x.shape[-1], x.shape[1]
+    try:
+        out = forward_in(model, x, dtype)
+    except Exception as err:
+        if _CHANNEL_MISMATCH.search(str(err)):
+            source = (
+                "the `in_channels` you passed"
+                if in_channels is not None
+                else "read from the model's first Conv2d/ConvTranspose2d/Linear layer"
+            )
             raise RuntimeError(
-                f"The model could not run on a {n} x {n} probe (batch of {x.shape[0]} images with {channels}"
-                f" channels, dtype {dtype}). Networks that downsample internally need a larger probe: try"
-                f" `size={_suggest_size(n)}`; a network that needs its input size to be a multiple of some"
-                " number must pad internally, because the probe size is odd so that the impulse has a centre"
-                f" pixel. If the number of input channels is wrong, pass `in_channels`. Original error: {err}"
+                f"The model could not run on a probe with {channels} input channels ({source}), and the"
+                " error is about channels: the number of input channels is probably wrong. The first layer"
+                " of a network that adds its own maps to the image (SRMD concatenates 15 degradation maps"
+                " to the 3 image channels) sees more channels than the image has. Pass `in_channels`, the"
+                f" number of channels of the images the model takes (3 for RGB). Original error: {err}"
             ) from err
+        raise RuntimeError(
+            f"The model could not run on a {n} x {n} probe (batch of {x.shape[0]} images with {channels}"
+            f" channels, dtype {dtype}). Networks that downsample internally need a larger probe: try"
+            f" `size={_suggest_size(n)}`; a network that needs its input size to be a multiple of some"
+            " number must pad internally, because the probe size is odd so that the impulse has a centre"
+            f" pixel. If the number of input channels is wrong, pass `in_channels`. Original error: {err}"
+        ) from err
     if not isinstance(out, Tensor) or out.ndim != 4 or out.shape[0] != x.shape[0]:
         got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"Expected the model to return a ({x.shape[0]}, C, H, W) tensor, got {got}.")
-    s = infer_scale((n, n), (out.shape[-2], out.shape[-1]), scale)
-    out = to_fft_float(out.detach())
-    ref = out[n_imp : n_imp + 1] if baseline else torch.zeros_like(out[:1])
-
-    def response(group: int) -> Tensor:
-        start = 0 if group == 0 else n_imp * group + 1
-        k = (out[start : start + n_imp] - ref) / effective[group]
-        return k.transpose(0, 1).contiguous()  # (C_out, n_imp, sn, sn)
-
-    kernel = response(0)
-    shift_variance = amplitude_nonlinearity = None
-    if extra:
-        cut = s * n - s
-        shifted = response(1)[..., s:, s:]
-        shift_variance = _relative_l2(shifted, kernel[..., :cut, :cut])
-        amplitude_nonlinearity = _relative_l2(response(2), kernel)
-    x0 = s * c + (s - 1) / 2
-    return ImpulseResponse(
-        kernel=kernel,
-        scale=s,
-        center=(x0, x0),
-        luminance=kernel.sum(dim=1).mean(dim=0),
-        size=n,
-        amplitude=float(amplitude),
-        background=float(background),
-        baseline=bool(baseline),
-        mode=mode,
-        shift_variance=shift_variance,
-        amplitude_nonlinearity=amplitude_nonlinearity,
-        precision=dtype,
-        model_dtype=model_dtype,
-        options=options.replace(scale=s, in_channels=channels, dtype=dtype),
-    )
+    return to_fft_float(out.detach())
 
 
 # --------------------------------------------------------------------------------------- descriptors

@@ -35,8 +35,9 @@ class ImpulseResponseMonitor(MonitorCallback):
 
     - ``impulse/<descriptor>`` scalars, one per field of
       :class:`~hyra_lightning.analysis.ImpulseDescriptors` (``dc_gain``, ``cutoff``, ``cutoff_h``, ``cutoff_v``,
-      ``anisotropy``, ``sinc_similarity``, ``negative_lobe``, ``stopband_leakage``; with ``extra=True`` also
-      ``shift_variance`` and ``amplitude_nonlinearity``), to every logger;
+      ``anisotropy``, ``sinc_similarity``, ``negative_lobe``, ``stopband_leakage``, ``phase_gain_spread``, and
+      the reading errors ``linearity_error``, ``repeatability_error``, ``homogeneity_error``,
+      ``superposition_error``, ``shift_variance``), to every logger;
     - ``impulse/response``: the luminance response ``g`` around its centre (``crop_radius`` LR pixels on each
       side) in a diverging colour map (zero at the middle colour, negative lobes in blue), enlarged ``zoom``
       times with nearest-neighbour interpolation;
@@ -53,6 +54,11 @@ class ImpulseResponseMonitor(MonitorCallback):
     ``every_n_steps`` optimizer steps, every ``every_n_epochs`` training epochs and at the end of training,
     never twice at one step. The defaults (every 200 steps, plus start and end) keep the overhead of a small
     EDSR trained on CPU within a few percent (``benchmarks/bench_callback_overhead.py``).
+
+    When a reading does not describe a filter (:attr:`~hyra_lightning.analysis.ImpulseDescriptors.filter_reading`
+    is False: the network is not linear at the probe, or random at evaluation), the monitor warns once with
+    the cause and the remedy (a smaller ``amplitude`` on another ``background``; ``eval()`` for stochastic
+    layers) and goes on logging.
 
     The probe runs on every rank (sharded models need every rank in the forward pass); only global rank zero
     writes. The probe runs in full precision whatever the trainer's precision (autocast and TF32 off,
@@ -86,7 +92,6 @@ class ImpulseResponseMonitor(MonitorCallback):
             LightningModule, and otherwise infers it from the output size.
         in_channels: number of input channels, only needed when it cannot be read from the model's first
             convolution.
-        extra: also measure ``shift_variance`` and ``amplitude_nonlinearity`` (extra forward passes).
         crop_radius: half-width, in LR pixels, of the window of ``impulse/response`` around the centre.
         zoom: nearest-neighbour enlargement factor of ``impulse/response``.
         log_images: log ``impulse/response``, ``impulse/spectrum`` and ``impulse/profile``; ``False`` logs the
@@ -120,7 +125,6 @@ class ImpulseResponseMonitor(MonitorCallback):
         mode: ProbeMode = "cross_channel",
         scale: int | None = None,
         in_channels: int | None = None,
-        extra: bool = False,
         crop_radius: int = 3,
         zoom: int = 8,
         log_images: bool = True,
@@ -133,7 +137,6 @@ class ImpulseResponseMonitor(MonitorCallback):
         check_int("every_n_epochs", every_n_epochs, optional=True)
         check_bool("log_on_train_start", log_on_train_start)
         check_bool("log_on_train_end", log_on_train_end)
-        check_bool("extra", extra)
         check_bool("log_images", log_images)
         check_int("crop_radius", crop_radius)
         check_int("zoom", zoom)
@@ -157,7 +160,6 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.every_n_epochs = every_n_epochs
         self.log_on_train_start = log_on_train_start
         self.log_on_train_end = log_on_train_end
-        self.extra = extra
         self.crop_radius = crop_radius
         self.zoom = zoom
         self.log_images = log_images
@@ -175,7 +177,9 @@ class ImpulseResponseMonitor(MonitorCallback):
         self._restored = False
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {"probe": probe_key(self.probe_options), "extra": self.extra, "submodule": self.submodule}
+        # `extra` (an argument that measured two reading errors on demand; they are measured at every probe
+        # now) stays in the key at its old default, so that checkpoints written before keep their key.
+        return {"probe": probe_key(self.probe_options), "extra": False, "submodule": self.submodule}
 
     # ---------------------------------------------------------------------------------------------- hooks
 
@@ -228,7 +232,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         model = resolve_model(pl_module, self.submodule)
         options = resolve_probe_options(self.probe_options, pl_module, model)
         try:
-            response = impulse_response(model, options=options.replace(extra=self.extra))
+            response = impulse_response(model, options=options)
         except Exception as err:  # the model rejected the probe: report once, switch off, keep training
             self._disable(
                 f"the model rejected the impulse probe of {options.size}x{options.size} LR pixels"
@@ -242,6 +246,9 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.last_step = step
         self.resolved_options = options
         self._num_probes += 1
+        problem = response.reading_problem
+        if problem is not None:
+            self._warn_once("not a filter", f"at step {step}, {problem}")
         if not trainer.is_global_zero:
             return
         # The one device-to-host copy of the event: everything written derives from the luminance response.

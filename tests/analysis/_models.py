@@ -72,6 +72,50 @@ class MixedModes(nn.Module):
         return self.shuffle(self.tail(h))
 
 
+class NoisySR(nn.Module):
+    """A linear convolution and pixel shuffle plus random noise at evaluation: ``per_element`` Gaussian noise of
+    std ``sigma`` (noise injection), or one random gain ``1 + sigma * U`` per forward pass."""
+
+    def __init__(self, sigma: float = 0.01, per_element: bool = True, scale: int = 2) -> None:
+        super().__init__()
+        self.body = ConvShuffle(3, 3, scale, bias=True)
+        self.sigma = sigma
+        self.per_element = per_element
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.body(x)
+        if self.per_element:
+            return y + self.sigma * torch.randn_like(y)
+        return y * (1 + self.sigma * torch.rand(()))
+
+
+class BiasFreeReLUNet(nn.Module):
+    """conv - ReLU - conv - pixel shuffle without biases: positively homogeneous (``N(t x) = t N(x)`` for
+    ``t > 0``), so only superposition shows that it is not linear."""
+
+    def __init__(self, features: int = 8, scale: int = 2) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(3, features, 3, padding=1, bias=False)
+        self.tail = nn.Conv2d(features, 3 * scale**2, 3, padding=1, bias=False)
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.shuffle(self.tail(torch.relu(self.head(x))))
+
+
+class ChannelProduct(nn.Module):
+    """Linear in each input channel alone, with a cross-channel product: ``ConvShuffle(x) + up(x_0 * x_1)``."""
+
+    def __init__(self, scale: int = 2) -> None:
+        super().__init__()
+        self.body = ConvShuffle(3, 3, scale)
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        product = F.interpolate(x[:, :1] * x[:, 1:2], scale_factor=self.scale, mode="nearest")
+        return self.body(x) + product
+
+
 def bicubic_closed_form(scale: int, size: int) -> Tensor:
     """SPEC's closed form of the bicubic response: ``W(v - c) W(u - c)``, ``u = (X + 0.5)/s - 0.5``."""
     a = -0.75

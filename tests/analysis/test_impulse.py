@@ -6,16 +6,30 @@ import torch.nn.functional as F
 from torch import nn
 
 from hyra_lightning.analysis import (
+    MAX_LINEARITY_ERROR,
+    MAX_REPEATABILITY_ERROR,
+    READING_ERRORS,
     ImpulseDescriptors,
     ImpulseResponse,
+    ProbeOptions,
     describe_luminance,
     impulse_response,
+    is_filter_reading,
     magnitude_profiles,
     phase_gains,
+    reading_problem,
 )
-from hyra_lightning.models import BicubicUpsampler
+from hyra_lightning.models import BicubicUpsampler, SincUpsampler
 from hyra_lightning.tags import IMPULSE_SCALARS
-from tests.analysis._models import ConvShuffle, MixedModes, ReLUNet, bicubic_closed_form
+from tests.analysis._models import (
+    BiasFreeReLUNet,
+    ChannelProduct,
+    ConvShuffle,
+    MixedModes,
+    NoisySR,
+    ReLUNet,
+    bicubic_closed_form,
+)
 
 
 class Interpolate(nn.Module):
@@ -154,27 +168,29 @@ def test_model_that_pads_internally():
     assert torch.isfinite(r.kernel).all()
 
 
-def test_optional_descriptors():
-    d = impulse_response(BicubicUpsampler(3), in_channels=1, size=9, extra=True).describe()
+def test_reading_errors_are_measured_at_every_probe_and_can_be_left_out():
+    d = impulse_response(BicubicUpsampler(3), in_channels=1, size=9).describe()
+    assert set(d.as_dict()) >= set(READING_ERRORS)
     assert d.shift_variance == pytest.approx(0.0, abs=1e-6)
-    assert d.amplitude_nonlinearity == pytest.approx(0.0, abs=1e-6)
-    assert set(d.as_dict()) >= {"shift_variance", "amplitude_nonlinearity"}
+    assert d.homogeneity_error == pytest.approx(0.0, abs=1e-6)
 
-    d = impulse_response(Subsample(), size=9, extra=True).describe()
-    assert d.shift_variance > 0.5
+    d = impulse_response(Subsample(), size=9).describe()
+    assert d.shift_variance > 0.5  # not shift-invariant: a sibling of the verdict, not part of it
+    assert d.linearity_error < 1e-6 and d.filter_reading
 
     torch.manual_seed(1)
     model = ReLUNet()
-    base = impulse_response(model, size=9)
-    r = impulse_response(model, size=9, extra=True)
-    torch.testing.assert_close(r.kernel, base.kernel, atol=1e-6, rtol=0)
-    assert r.amplitude_nonlinearity > 1e-3
+    plain = impulse_response(model, size=9, checks=False)
+    r = impulse_response(model, size=9)
+    torch.testing.assert_close(r.kernel, plain.kernel, atol=1e-6, rtol=0)
+    assert r.homogeneity_error > 1e-3
     assert r.shift_variance < 1e-5  # convolutions and pixel shuffle are shift-invariant by s
 
-    plain = impulse_response(model, size=9).describe()
-    assert plain.shift_variance is None and plain.amplitude_nonlinearity is None
-    assert set(plain.as_dict()) == set(IMPULSE_SCALARS)
-    assert all(isinstance(v, float) for v in plain.as_dict().values())
+    d = plain.describe()
+    assert all(getattr(d, name) is None for name in READING_ERRORS)
+    assert d.filter_reading and d.reading_problem is None  # nothing measured, nothing against it
+    assert set(d.as_dict()) == set(IMPULSE_SCALARS)
+    assert all(isinstance(v, float) for v in r.describe().as_dict().values())
 
 
 # ------------------------------------------------------------------------------------ side effects
@@ -473,7 +489,7 @@ def test_probe_options_validate_and_name_the_argument():
         "mode": ["cross", None],
         "scale": [0, True, 2.0],
         "in_channels": [0, False],
-        "extra": [0],
+        "checks": [0],
         "dtype": [torch.int64, "float32"],
     }
     for name, values in bad.items():
@@ -506,6 +522,11 @@ def test_impulse_response_keeps_its_options_and_accepts_them():
         impulse_response(model, size=11, options=r.options)
     with pytest.raises(TypeError, match="`options`"):
         impulse_response(model, options={"size": 9})
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['extra'\].*'checks'"):
+        impulse_response(model, extra=True)
+    # one way in: the options, positional or by name; single settings only build them
+    assert impulse_response(model, r.options).options == r.options
+    assert impulse_response(model, size=9, in_channels=3, amplitude=0.5, background=0.25).options == r.options
 
 
 def test_hyra_decompose_accepts_probe_options():
@@ -515,3 +536,114 @@ def test_hyra_decompose_accepts_probe_options():
     res = hyra_decompose(BicubicUpsampler(2), lr, options=ProbeOptions(size=9))
     assert res.response.options.in_channels == 3
     assert res.response.options.dtype == torch.float64
+
+
+# ------------------------------------------------------------------------------------ reading errors
+
+
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        (BicubicUpsampler(2), ProbeOptions(size=9, in_channels=3)),
+        (BicubicUpsampler(3), ProbeOptions(size=9, in_channels=3, amplitude=0.02, background=0.5)),
+        (BicubicUpsampler(2), ProbeOptions(size=9, in_channels=3, mode="paper", baseline=False)),
+        (SincUpsampler(2), ProbeOptions(size=17, in_channels=1)),
+        (SincUpsampler(3), ProbeOptions(size=9, in_channels=3, amplitude=0.02, background=0.5)),
+        (ConvShuffle(3, 3, 2, bias=False), ProbeOptions(size=9)),
+        (ConvShuffle(3, 3, 3, bias=True), ProbeOptions(size=9, amplitude=0.02, background=0.5)),
+        (ConvShuffle(1, 1, 2, kernel_size=5), ProbeOptions(size=11, mode="paper")),
+    ],
+    ids=[
+        "bicubic",
+        "bicubic-grey",
+        "bicubic-paper",
+        "sinc",
+        "sinc-grey",
+        "conv",
+        "affine-grey",
+        "conv-paper",
+    ],
+)
+def test_reading_errors_vanish_for_linear_upsamplers(model, options):
+    torch.manual_seed(0)
+    d = impulse_response(model, options).describe()
+    # float32 rounding of b + a: relative errors of 1e-5 at a = 0.02 on b = 0.5
+    assert 0 <= d.linearity_error < 1e-4
+    assert d.linearity_error == max(d.homogeneity_error, d.superposition_error)
+    assert d.repeatability_error < 1e-4  # 0, or float rounding where a batch of 2 is computed differently
+    assert d.shift_variance < 1e-4
+    assert d.filter_reading and d.reading_problem is None
+
+
+def test_noise_injection_is_caught_by_two_random_streams():
+    """The deterministic part reads dc_gain 1-ish; noise of 0.01 on the output, probed with 0.02 on 0.5, moves
+    it far away: the reading says it is not repeatable, hence not a filter, and says to switch the noise off."""
+    torch.manual_seed(0)
+    noisy = NoisySR(sigma=0.01)
+    options = ProbeOptions(size=9, amplitude=0.02, background=0.5)
+    clean = impulse_response(noisy.body, options).describe()
+    rng = torch.get_rng_state()
+    r = impulse_response(noisy, options)
+    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG is untouched
+    d = r.describe()
+    assert abs(d.dc_gain - clean.dc_gain) > 0.2  # the noise is in the descriptors
+    assert d.repeatability_error > 0.5 and d.linearity_error > 0.5
+    assert not d.filter_reading and not r.filter_reading
+    assert "repeatability_error" in d.reading_problem and "eval()" in d.reading_problem
+    assert "amplitude=0.02" not in d.reading_problem  # the noise, not the amplitude, is the cause
+    # the two streams are fixed: probing again reads the same numbers, whatever the caller's RNG state
+    torch.manual_seed(123)
+    again = impulse_response(noisy, options)
+    torch.testing.assert_close(again.kernel, r.kernel)
+    assert again.repeatability_error == r.repeatability_error
+
+
+def test_randomness_drawn_once_per_forward_pass_is_caught():
+    """One random gain per forward pass treats every image of the batch alike: only a second pass on another
+    random stream shows it."""
+    torch.manual_seed(0)
+    d = impulse_response(NoisySR(sigma=0.2, per_element=False), size=9).describe()
+    assert d.linearity_error < 1e-5  # within one pass the network is linear
+    assert d.repeatability_error > 0.01 and not d.filter_reading
+
+
+def test_forced_dropout_is_not_repeatable():
+    torch.manual_seed(0)
+    d = impulse_response(MixedModes(force_dropout=True), size=7).describe()
+    assert d.repeatability_error > 0.1 and not d.filter_reading
+
+
+def test_relu_network_on_black_with_a_unit_impulse_is_not_linear():
+    torch.manual_seed(0)
+    model = BiasFreeReLUNet()
+    d = impulse_response(model, size=9).describe()
+    assert d.homogeneity_error < 1e-6  # positively homogeneous: a and a/2 agree ...
+    assert d.superposition_error > 0.05  # ... but two impulses do not add up
+    assert d.linearity_error == d.superposition_error
+    assert d.repeatability_error < 1e-5
+    assert not d.filter_reading
+    assert "linearity_error" in d.reading_problem and "amplitude=0.02, background=0.5" in d.reading_problem
+
+    torch.manual_seed(1)
+    biased = impulse_response(ReLUNet(), size=9).describe()
+    assert biased.homogeneity_error > 0.05 and not biased.filter_reading
+
+
+def test_superposition_across_input_channels():
+    """A product of two channels at one pixel: two impulses at different pixels never meet in it, but the
+    impulse in every channel differs from the sum of the per-channel responses."""
+    d = impulse_response(ChannelProduct(), size=9).describe()
+    assert d.superposition_error > 0.05 and not d.filter_reading
+    paper = impulse_response(ChannelProduct(), size=9, mode="paper").describe()
+    assert paper.superposition_error < 1e-6  # spatial superposition alone does not see it ...
+    assert paper.homogeneity_error > 0.05 and not paper.filter_reading  # ... homogeneity does
+
+
+def test_filter_reading_thresholds():
+    assert is_filter_reading(0.0, 0.0) and is_filter_reading(None, None)
+    assert is_filter_reading(MAX_LINEARITY_ERROR, MAX_REPEATABILITY_ERROR)
+    assert not is_filter_reading(MAX_LINEARITY_ERROR * 1.01, 0.0)
+    assert not is_filter_reading(0.0, MAX_REPEATABILITY_ERROR * 1.01)
+    assert not is_filter_reading(math.nan, 0.0) and not is_filter_reading(0.0, math.inf)
+    assert reading_problem(0.0, None) is None
+    assert "linearity_error 0.3 > 0.05" in reading_problem(0.3, 0.0)

@@ -157,7 +157,7 @@ def test_probe_runs_without_autocast_and_tf32_and_restores_them():
         assert before["float32_matmul_precision"] == "high"
     finally:
         torch.set_float32_matmul_precision(previous)
-    assert len(model.seen) == 3  # probe, probe of hyra, hyra forward
+    assert len(model.seen) == 5  # probe (two random streams), probe of hyra (two), hyra forward
     for dtype, state, default in model.seen:
         assert dtype == torch.float32
         assert state["float32_matmul_precision"] == "highest"

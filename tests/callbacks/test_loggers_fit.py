@@ -54,7 +54,10 @@ def _fit(tmp_path: Path, loggers: list[Logger]) -> None:
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         trainer.fit(SRModule(), datamodule=PhotoData())
-    assert not [w for w in record if "Monitor" in str(w.message)], [str(w.message) for w in record]
+    # the monitors have nothing to complain about (a ReLU network's reading may not be a filter's: not a problem
+    # of the loggers, tested in test_impulse_response_monitor)
+    problems = [str(w.message) for w in record if "Monitor" in str(w.message)]
+    assert not [m for m in problems if "do not describe a filter" not in m], problems
     for logger in loggers:
         logger.finalize("success")
 

@@ -20,7 +20,7 @@ from PIL import Image
 import hyra_lightning.analysis as analysis
 import hyra_lightning.analysis.hyra as analysis_hyra
 from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
-from hyra_lightning.tags import HYRA_SCALARS, IMPULSE_SCALARS
+from hyra_lightning.tags import HYRA_SCALARS, IMPULSE_READING_SCALARS, IMPULSE_SCALARS
 from tests.callbacks.helpers import (
     LR_SIZE,
     SCALE,
@@ -32,6 +32,7 @@ from tests.callbacks.helpers import (
     scalar_steps,
 )
 
+DESCRIPTORS = (*IMPULSE_SCALARS, *IMPULSE_READING_SCALARS)
 NUM_BANDS = 8
 
 
@@ -70,11 +71,11 @@ def test_impulse_tags_and_steps(tb_run):
     trainer, (irm, _, _), _, acc = tb_run
     assert trainer.global_step == 6
     # fit start, every 2 steps, fit end (6 is already logged): never twice at one step
-    for name in IMPULSE_SCALARS:
+    for name in DESCRIPTORS:
         events = acc.Scalars(f"impulse/{name}")
         assert [e.step for e in events] == [0, 2, 4, 6], name
         assert all(math.isfinite(e.value) for e in events), name
-    last = {name: acc.Scalars(f"impulse/{name}")[-1].value for name in IMPULSE_SCALARS}
+    last = {name: acc.Scalars(f"impulse/{name}")[-1].value for name in DESCRIPTORS}
     assert last == pytest.approx(irm.last_response.describe().as_dict(), rel=1e-5)
     assert 0.0 <= last["stopband_leakage"] <= 1.0
     assert -1.0 <= last["sinc_similarity"] <= 1.0
@@ -215,6 +216,13 @@ def _monitor_warnings(record: list, text: str) -> dict[str, int]:
     return counts
 
 
+def _monitor_problems(record: list) -> list[str]:
+    """The monitors' warnings, but the one that says a reading is not a filter's: TinySR is a ReLU network,
+    which a unit impulse on black may read as not quite linear (tested in test_impulse_response_monitor)."""
+    messages = [str(w.message) for w in record]
+    return [m for m in messages if "Monitor" in m and "do not describe a filter" not in m]
+
+
 def test_csv_logger_gets_scalars_and_png_files(tmp_path):
     """A logger without a sink of its own (CSVLogger): scalars in its CSV, images and figures as PNG files."""
     seed_everything(0)
@@ -223,12 +231,12 @@ def test_csv_logger_gets_scalars_and_png_files(tmp_path):
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         trainer.fit(SRModule(), datamodule=PhotoData())
-    assert not [w for w in record if "Monitor" in str(w.message)], [str(w.message) for w in record]
+    assert not _monitor_problems(record), [str(w.message) for w in record]
     run = tmp_path / "csv" / "version_0"
     with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     columns = set(rows[0])
-    expected = {f"impulse/{d}" for d in IMPULSE_SCALARS} | {f"hyra/{s}" for s in HYRA_SCALARS}
+    expected = {f"impulse/{d}" for d in DESCRIPTORS} | {f"hyra/{s}" for s in HYRA_SCALARS}
     expected |= {"fsds/val"} | {f"fsds/band_{k:02d}" for k in range(NUM_BANDS)}
     assert expected <= columns
     steps = sorted({int(r["step"]) for r in rows if r["impulse/dc_gain"]})

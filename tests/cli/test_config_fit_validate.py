@@ -52,6 +52,31 @@ def test_short_fit_prints_summary_and_validate_from_checkpoint(quickstart_run):
     assert "val/psnr" in out and "val/fsds" in out
 
 
+def test_summary_says_when_the_impulse_descriptors_do_not_describe_a_filter():
+    """A network that injects noise at evaluation: the summary prints the reading errors, says that the
+    descriptors do not describe a filter, and gives the remedy."""
+    import torch
+    from lightning.pytorch import Trainer
+
+    from hyra_lightning import SuperResolutionModule
+    from hyra_lightning.cli import fit_summary
+    from hyra_lightning.data import SRDataModule
+    from tests.analysis._models import NoisySR
+
+    torch.manual_seed(0)
+    datamodule = SRDataModule(scale=2, val_crop_size=32, val_crops_per_image=1, batch_size=2)
+    datamodule.setup("fit")
+    trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu")
+    for sigma, filter_reading in ((0.05, False), (0.0, True)):
+        module = SuperResolutionModule(NoisySR(sigma=sigma), scale=2)
+        out = fit_summary(trainer, module, datamodule, start_step=None)
+        assert re.search(r"linearity_error\s+\S+", out) and re.search(r"repeatability_error\s+\S+", out)
+        said = "WARNING: the impulse descriptors do not describe a filter" in out
+        assert said is not filter_reading, out
+        if not filter_reading:
+            assert "eval()" in " ".join(out.split()), out
+
+
 def test_misconfigured_yaml_gives_a_readable_error(tmp_path, capsys):
     cfg = short_quickstart(tmp_path / "logs")
     cfg["model"]["model"]["init_args"]["n_resblock"] = 4  # typo of n_resblocks
