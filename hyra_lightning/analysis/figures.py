@@ -151,7 +151,13 @@ def impulse_response_figure(response: ImpulseResponse, crop_radius: int = 3) -> 
     ax = fig.add_subplot()
     extent = (-w / (2 * s), w / (2 * s), -h / (2 * s), h / (2 * s))
     im = ax.imshow(
-        window, cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax, extent=extent, origin="upper", interpolation="nearest"
+        window,
+        cmap=SIGNED_CMAP,
+        vmin=-vmax,
+        vmax=vmax,
+        extent=extent,
+        origin="upper",
+        interpolation="nearest",
     )
     ax.set_xlabel("x offset (LR pixels)", fontsize=FONT_PT)
     ax.set_ylabel("y offset (LR pixels)", fontsize=FONT_PT)
@@ -322,7 +328,9 @@ def hyra_figure(result: HyRAResult, index: int = 0, *, caption: bool = True) -> 
     for c, (title, shown, spectral) in enumerate(columns):
         ax = fig.add_subplot(grid[0, c])
         if shown.ndim == 2:
-            g_image = ax.imshow(shown.numpy(), cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest")
+            g_image = ax.imshow(
+                shown.numpy(), cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest"
+            )
         else:
             ax.imshow(shown.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
         ax.set_title(title, fontsize=FONT_PT, pad=2)
@@ -346,14 +354,16 @@ def hyra_figure(result: HyRAResult, index: int = 0, *, caption: bool = True) -> 
         ax.set_ylim(-1, 1)
         ax.set_xticks([-1, 0, 1], ["-1", "0", "1"] if c == 0 else [])
         ax.set_yticks([-1, 0, 1], ["-1", "0", "1"] if c == 0 else [])
-        ax.tick_params(labelsize=FONT_PT - 1, length=1.5, pad=1)
+        ax.tick_params(labelsize=FONT_PT, length=1.5, pad=1)
         if c == 0:
             ax.set_ylabel("spectrum", fontsize=FONT_PT, labelpad=0)
     for image, label, row in ((g_image, "G(x)", 0), (spectrum_image, "dB", 1)):
         bar = fig.colorbar(image, cax=fig.add_subplot(grid[row, k]))
         bar.set_label(label, fontsize=FONT_PT, labelpad=1)
-        bar.ax.tick_params(labelsize=FONT_PT - 1, length=1.5, pad=1)
-    fig.text(0.01, 0.03 / height, "\n".join(lines), fontsize=FONT_PT, ha="left", va="bottom", linespacing=1.25)
+        bar.ax.tick_params(labelsize=FONT_PT, length=1.5, pad=1)
+    fig.text(
+        0.01, 0.03 / height, "\n".join(lines), fontsize=FONT_PT, ha="left", va="bottom", linespacing=1.25
+    )
     return fig
 
 

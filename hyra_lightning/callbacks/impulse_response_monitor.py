@@ -256,11 +256,17 @@ class ImpulseResponseMonitor(MonitorCallback):
 
     def _write_media(self, response: ImpulseResponse, step: int) -> None:
         """Images and figure of one probe (writer thread)."""
-        from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure, magnitude_profiles
+        from hyra_lightning.analysis import (
+            impulse_response_figure,
+            impulse_spectrum_figure,
+            magnitude_profiles,
+        )
         from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
         images = {
-            IMPULSE_RESPONSE: figure_to_array(impulse_response_figure(response, crop_radius=self.crop_radius)),
+            IMPULSE_RESPONSE: figure_to_array(
+                impulse_response_figure(response, crop_radius=self.crop_radius)
+            ),
             IMPULSE_SPECTRUM: figure_to_array(impulse_spectrum_figure(response)),
         }
         freqs, m_h, m_v = magnitude_profiles(response)

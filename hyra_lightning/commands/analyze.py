@@ -176,7 +176,8 @@ def _analyse_image(
     probe: dict[str, Any],
     device: torch.device,
 ) -> AnalysedImage:
-    from hyra_lightning.analysis import hyra_decompose, hyra_panel
+    from hyra_lightning.analysis import hyra_decompose, hyra_figure
+    from hyra_lightning.callbacks._figures import render_figure
     from hyra_lightning.commands.score import image_scores
     from hyra_lightning.data.datamodule import bicubic_downsample
     from hyra_lightning.functional import frequency_similarity_curve
@@ -217,6 +218,8 @@ def _analyse_image(
     bicubic = {k: float(v[0]) for k, v in image_scores(bic, target, crop_border=s).items()}
     _, curve = frequency_similarity_curve(sr, target, num_bands=probe["num_bands"])
     _, bcurve = frequency_similarity_curve(bic, target, num_bands=probe["num_bands"])
+    figure = hyra_figure(result, 0)
+    figure.set_dpi(150)  # shown at its own size in the report: 660 pixels wide, text about 15 pixels
     return AnalysedImage(
         name=name,
         crop=(int(hr.shape[-2]), int(hr.shape[-1])),
@@ -225,7 +228,7 @@ def _analyse_image(
         bicubic=bicubic,
         curve=[float(v) for v in curve],
         bicubic_curve=[float(v) for v in bcurve],
-        panel=hyra_panel(result, 0).cpu(),
+        panel=render_figure(figure),
     )
 
 

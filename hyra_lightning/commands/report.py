@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,16 +32,7 @@ if TYPE_CHECKING:
 
     from hyra_lightning.commands.analyze import AnalysedModel
 
-__all__ = ["HYRA_PANEL_COLUMNS", "write_report"]
-
-#: Column labels of :func:`~hyra_lightning.analysis.hyra_panel` (the HR column only when there is an HR image).
-HYRA_PANEL_COLUMNS: tuple[str, ...] = (
-    "LR input (nearest)",
-    "linear part B + H(x)",
-    "non-linear part G(x)",
-    "SR output N(x)",
-    "HR ground truth",
-)
+__all__ = ["write_report"]
 
 #: Comparison-table columns: (JSON path in a model entry, header, format).
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -85,11 +77,11 @@ def _png_bytes_of_image(img: Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _png_bytes_of_figure(fig: Figure) -> bytes:
+def _png_bytes_of_figure(fig: Figure, dpi: float | str = 110) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -160,8 +152,11 @@ def _curves_figure(
     ax = fig.add_subplot()
     for k, (s, curve) in enumerate(sorted(bicubic.items())):
         ls = _DASHES[k % len(_DASHES)]
-        ax.plot(frequencies, curve, color="0.45", ls=ls, lw=1.2, marker=".", label=f"bicubic x{s}")
         ax.axvline(1 / s, color="0.7", lw=0.8)
+        baseline = np.asarray(curve, dtype=float)
+        if any(np.allclose(np.asarray(c, dtype=float), baseline, equal_nan=True) for _, c in entries):
+            continue  # a model is bicubic itself: its curve is this one, drawn once
+        ax.plot(frequencies, curve, color="0.45", ls=ls, lw=1.2, marker=".", label=f"bicubic x{s}")
     for k, (label, curve) in enumerate(entries):
         ax.plot(frequencies, curve, color=_COLOURS[k % len(_COLOURS)], lw=1.8, marker="o", ms=3, label=label)
     ax.set_xlabel("radial frequency (HR Nyquist units)")
@@ -169,29 +164,6 @@ def _curves_figure(
     ax.set_title("Frequency-similarity curves (mean over images)")
     ax.grid(alpha=0.25)
     ax.legend(fontsize=8)
-    return fig
-
-
-def _labelled_panel(panel: Tensor, width: int, has_hr: bool, title: str) -> Figure:
-    """The HyRA panel with its column labels above and row labels on the left."""
-    from matplotlib.figure import Figure
-
-    h, w = panel.shape[-2:]
-    fig = Figure(figsize=(max(w / 100, 4.0), h / 100 + 0.6))
-    ax = fig.add_axes((0.04, 0.0, 0.96, 1 - 0.6 / (h / 100 + 0.6)))
-    ax.imshow(panel.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-    columns = HYRA_PANEL_COLUMNS if has_hr else HYRA_PANEL_COLUMNS[:-1]
-    gap = 2
-    ax.set_xticks([gap + k * (width + gap) + width / 2 for k in range(len(columns))])
-    ax.set_xticklabels(columns, fontsize=9)
-    ax.xaxis.tick_top()
-    row_h = (h - 3 * gap) / 2
-    ax.set_yticks([gap + row_h / 2, 2 * gap + 1.5 * row_h])
-    ax.set_yticklabels(["image", "log spectrum"], fontsize=9, rotation=90, va="center")
-    ax.tick_params(length=0)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    ax.set_title(title, fontsize=10, pad=22)
     return fig
 
 
@@ -347,7 +319,7 @@ def write_report(
 ) -> dict[str, Any]:
     """Write ``report.json``, the PNG figures and ``report.html`` into ``out``; return the JSON document."""
     from hyra_lightning import __version__
-    from hyra_lightning.analysis import enlarge, impulse_response_image, log_magnitude_spectrum
+    from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure
     from hyra_lightning.commands.score import json_safe
     from hyra_lightning.functional import frequency_bands
 
@@ -404,13 +376,8 @@ def write_report(
             entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
             overlay.append((res.name, s, f, [(a + b) / 2 for a, b in zip(mh, mv, strict=True)]))
             radius = min(4, res.response.size // 2)
-            image = impulse_response_image(
-                res.response, crop_radius=radius, zoom=max(2, 256 // (2 * radius * s))
-            )
-            response_png = _png_bytes_of_image(image)
-            lum = res.response.luminance.detach().float().cpu()
-            spectrum = log_magnitude_spectrum(lum)
-            spectrum_png = _png_bytes_of_image(enlarge(spectrum, max(1, 256 // spectrum.shape[-1])))
+            response_png = _png_bytes_of_figure(impulse_response_figure(res.response, radius), dpi=140)
+            spectrum_png = _png_bytes_of_figure(impulse_spectrum_figure(res.response), dpi=140)
             figs = entry["figures"]
             figs["response"] = save(f"figures/{stem}_response.png", response_png)
             figs["spectrum"] = save(f"figures/{stem}_spectrum.png", spectrum_png)
@@ -424,12 +391,13 @@ def write_report(
                     response_png,
                     f"{res.name} impulse response",
                     f"Impulse response (luminance, {radius} LR pixels on each side of the centre): red positive,"
-                    " blue negative, white zero.",
+                    " blue negative, white zero; the colour bar gives the HR output per unit LR impulse.",
                 )
                 + _figure(
                     spectrum_png,
                     f"{res.name} response spectrum",
-                    "Log-magnitude spectrum of the response (centred; 0 dB white, -60 dB black).",
+                    "Log-magnitude spectrum of the response (centred; 0 dB white, -60 dB black), axes in HR Nyquist"
+                    " units; the red square is the LR passband |fx|, |fy| &le; 1/s.",
                 )
                 + _figure(pngs[figs["profile"]], f"{res.name} magnitude profile", "Magnitude profile.")
                 + "</div>"
@@ -447,17 +415,16 @@ def write_report(
             panels = []
             for img in res.images:
                 rel = f"figures/{stem}_hyra_{_slug(img.name)}.png"
-                width = img.crop[1]
-                data = _png_bytes_of_figure(
-                    _labelled_panel(img.panel, width, True, f"{res.name}: HyRA on {img.name}")
-                )
+                data = _png_bytes_of_image(img.panel)
                 entry["figures"].setdefault("hyra", {})[img.name] = save(rel, data)
                 panels.append(
                     _figure(
                         data,
                         f"{res.name} HyRA panel on {img.name}",
                         f"HyRA of {html.escape(res.name)} on {html.escape(img.name)}: N(x) = B + H(x) + G(x)."
-                        " Bottom row: log-magnitude spectra on one common level.",
+                        " Bottom row: log-magnitude spectra on one common level. A regular s x s grid in"
+                        " B + H(x) is the network's own per-phase DC gains (the line under the panel, and"
+                        " phase_gain_spread among the descriptors), not a rendering fault.",
                     )
                 )
             parts.append('<h4>HyRA panels</h4><div class="panels">' + "".join(panels) + "</div>")
@@ -523,7 +490,8 @@ def write_report(
             + _figure(
                 pngs[figures["fsds_curves"]],
                 "overlaid FSDS curves",
-                "Frequency-similarity per radial band (dB); dashed: bicubic upsampling of the same LR images.",
+                "Frequency-similarity per radial band (dB); grey dashed: bicubic upsampling of the same LR images"
+                " (drawn once: not where a model's curve is that one, as for the bicubic model).",
             )
         )
     page = (
