@@ -161,7 +161,8 @@ def impulse_response_figure(response: ImpulseResponse, crop_radius: int = 3) -> 
     )
     ax.set_xlabel("x offset (LR pixels)", fontsize=FONT_PT)
     ax.set_ylabel("y offset (LR pixels)", fontsize=FONT_PT)
-    ticks = list(range(-crop_radius, crop_radius + 1))
+    step = 1 if crop_radius <= 3 else -(-crop_radius // 3)  # at most 7 labels per axis
+    ticks = [t for t in range(-crop_radius, crop_radius + 1) if t % step == 0]
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
     ax.tick_params(labelsize=FONT_PT)
