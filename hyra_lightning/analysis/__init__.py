@@ -11,7 +11,13 @@ from hyra_lightning.analysis.display import (
     make_panel,
     signed_colormap,
 )
-from hyra_lightning.analysis.figures import fsds_band_map
+from hyra_lightning.analysis.figures import (
+    fsds_band_map,
+    hyra_figure,
+    impulse_response_figure,
+    impulse_spectrum_figure,
+    phase_grid_caption,
+)
 from hyra_lightning.analysis.hyra import HyRAResult, hyra_decompose, linear_response, stopband_energy
 from hyra_lightning.analysis.impulse import (
     MAX_LINEARITY_ERROR,
@@ -47,9 +53,12 @@ __all__ = [
     "fsds_band_map",
     "full_precision",
     "hyra_decompose",
+    "hyra_figure",
     "hyra_panel",
     "impulse_response",
+    "impulse_response_figure",
     "impulse_response_image",
+    "impulse_spectrum_figure",
     "impulse_spectrum_image",
     "infer_scale",
     "is_filter_reading",
@@ -59,6 +68,7 @@ __all__ = [
     "magnitude_profiles",
     "make_panel",
     "phase_gains",
+    "phase_grid_caption",
     "probe_dtype",
     "reading_problem",
     "signed_colormap",

@@ -45,7 +45,9 @@ class HyRAMonitor(MonitorCallback):
       with nearest-neighbour interpolation (so its pixels stay visible), the affine part ``B + H(x)`` clamped
       to [0, 1], the non-linear part ``G(x)`` (channel mean) in a diverging colour map (zero at the middle
       colour), the SR output clamped to [0, 1], and the HR image when known. Bottom row: the centred
-      log-magnitude spectrum of each image above it (of ``G`` itself for the non-linear part).
+      log-magnitude spectrum of each image above it (of ``G`` itself for the non-linear part), in dB with
+      axes in HR Nyquist units and the LR passband square; colour bars for ``G`` and the spectra, and a caption
+      with the per-phase DC gains of the linear part (:func:`~hyra_lightning.analysis.hyra_figure`).
 
     The images are the first ``num_images`` of the first validation batch, captured once in
     ``on_validation_batch_end`` (the monitor never draws from a dataloader), or the ``images`` given here. They
@@ -327,13 +329,13 @@ class HyRAMonitor(MonitorCallback):
 
     def _write_panels(self, result: HyRAResult, step: int) -> None:
         """The ``hyra/sample_<i>`` panels of one decomposition (writer thread)."""
-        from hyra_lightning.analysis import hyra_panel
-        from hyra_lightning.callbacks.sinks.raster import image_to_array
+        from hyra_lightning.analysis import hyra_figure
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
         columns = "LR, B+H(x), G(x), SR" + (", HR" if result.hr is not None else "")
         caption = f"step {step}: columns {columns}; rows image, spectrum"
         for i in range(result.sr.shape[0]):
-            panel = image_to_array(hyra_panel(result, i))
+            panel = figure_to_array(hyra_figure(result, i))
             for sink in self.sinks:
                 sink.log_image(hyra_sample(i), panel, step, caption=caption)
 
@@ -367,7 +369,7 @@ def _validation_pending(trainer: pl.Trainer) -> bool:
 
 def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:
     """``result`` with its images on the CPU, moved in one device-to-host copy (the LR images are already
-    there); the response stays where it is (the writer does not use it)."""
+    there); of the response only its kernel is copied (the picture's caption reads its per-phase gains)."""
     parts = [result.sr, result.linear, result.nonlinear, result.baseline]
     if result.hr is not None:
         parts.append(result.hr)
@@ -381,6 +383,11 @@ def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:
         baseline=baseline,
         hr=hr[0] if hr else None,
         lr=result.lr.detach().cpu() if lr is None else lr,
+        response=replace(
+            result.response,
+            kernel=result.response.kernel.detach().cpu(),
+            luminance=result.response.luminance.detach().cpu(),
+        ),
     )
 
 

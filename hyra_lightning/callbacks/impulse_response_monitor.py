@@ -39,10 +39,10 @@ class ImpulseResponseMonitor(MonitorCallback):
       the reading errors ``linearity_error``, ``repeatability_error``, ``homogeneity_error``,
       ``superposition_error``, ``shift_variance``), to every logger;
     - ``impulse/response``: the luminance response ``g`` around its centre (``crop_radius`` LR pixels on each
-      side) in a diverging colour map (zero at the middle colour, negative lobes in blue), enlarged ``zoom``
-      times with nearest-neighbour interpolation;
-    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g``, enlarged, with the LR Nyquist square
-      marked (:func:`~hyra_lightning.analysis.impulse_spectrum_image`);
+      side) in a diverging colour map (zero white, negative lobes blue), with axes in LR pixels and a colour
+      bar (:func:`~hyra_lightning.analysis.impulse_response_figure`);
+    - ``impulse/spectrum``: the centred log-magnitude spectrum of ``g`` in dB, with axes in HR Nyquist units, a
+      colour bar and the LR passband square in its legend (:func:`~hyra_lightning.analysis.impulse_spectrum_figure`);
     - ``impulse/profile``: a figure of the horizontal and vertical magnitude responses ``M_h``, ``M_v``
       against frequency (Nyquist units), with the LR Nyquist frequency ``1/s``, the ideal low-pass filter
       (dashed) and the 0.5 level that defines the cutoff (dotted).
@@ -93,7 +93,8 @@ class ImpulseResponseMonitor(MonitorCallback):
         in_channels: number of input channels, only needed when it cannot be read from the model's first
             convolution.
         crop_radius: half-width, in LR pixels, of the window of ``impulse/response`` around the centre.
-        zoom: nearest-neighbour enlargement factor of ``impulse/response``.
+        zoom: not used any more (``impulse/response`` is a figure with axes, of a fixed size); accepted and
+            checked so that configs that set it still load.
         log_images: log ``impulse/response``, ``impulse/spectrum`` and ``impulse/profile``; ``False`` logs the
             scalars only.
         submodule: dotted name of the SR network inside the LightningModule (for example ``"model"``);
@@ -262,20 +263,24 @@ class ImpulseResponseMonitor(MonitorCallback):
 
     def _write_media(self, response: ImpulseResponse, step: int) -> None:
         """Images and figure of one probe (writer thread)."""
-        from hyra_lightning.analysis import impulse_response_image, impulse_spectrum_image, magnitude_profiles
-        from hyra_lightning.callbacks.sinks.raster import figure_to_array, image_to_array
+        from hyra_lightning.analysis import (
+            impulse_response_figure,
+            impulse_spectrum_figure,
+            magnitude_profiles,
+        )
+        from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
         images = {
-            IMPULSE_RESPONSE: image_to_array(
-                impulse_response_image(response, crop_radius=self.crop_radius, zoom=self.zoom)
+            IMPULSE_RESPONSE: figure_to_array(
+                impulse_response_figure(response, crop_radius=self.crop_radius)
             ),
-            IMPULSE_SPECTRUM: image_to_array(impulse_spectrum_image(response)),
+            IMPULSE_SPECTRUM: figure_to_array(impulse_spectrum_figure(response)),
         }
         freqs, m_h, m_v = magnitude_profiles(response)
         images[IMPULSE_PROFILE] = figure_to_array(self._profile_figure(freqs, m_h, m_v, response.scale, step))
         captions = {
             IMPULSE_RESPONSE: f"step {step}: response to one LR pixel (blue negative, red positive)",
-            IMPULSE_SPECTRUM: f"step {step}: log-magnitude spectrum, LR Nyquist square marked",
+            IMPULSE_SPECTRUM: f"step {step}: log-magnitude spectrum (dB), red square: LR passband 1/s",
             IMPULSE_PROFILE: f"step {step}: magnitude along the axes vs frequency",
         }
         for sink in self.sinks:

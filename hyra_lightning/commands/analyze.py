@@ -108,7 +108,8 @@ def _analyse_image(
     settings: AnalysisSettings,
     device: torch.device,
 ) -> AnalysedImage:
-    from hyra_lightning.analysis import hyra_decompose, hyra_panel
+    from hyra_lightning.analysis import hyra_decompose, hyra_figure
+    from hyra_lightning.analysis.figures import render_figure
     from hyra_lightning.data.datamodule import bicubic_downsample
     from hyra_lightning.functional import crop_border_pixels, frequency_similarity_curve, fsds, image_scores
 
@@ -157,6 +158,8 @@ def _analyse_image(
     hyra["fsds_linear"] = float(fsds(linear, target))
     hyra["fsds_sr"] = scores["fsds"]
     hyra["fsds_gain"] = scores["fsds"] - hyra["fsds_linear"]
+    figure = hyra_figure(result, 0)
+    figure.set_dpi(150)  # shown at its own size in the report: 660 pixels wide, text about 15 pixels
     return AnalysedImage(
         name=name,
         crop=(int(hr.shape[-2]), int(hr.shape[-1])),
@@ -165,7 +168,7 @@ def _analyse_image(
         bicubic=bicubic,
         curve=[float(v) for v in curve],
         bicubic_curve=[float(v) for v in bcurve],
-        panel=hyra_panel(result, 0).cpu(),
+        panel=render_figure(figure),
     )
 
 

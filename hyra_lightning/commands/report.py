@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -33,16 +34,7 @@ if TYPE_CHECKING:
 
     from hyra_lightning.commands.records import AnalysedModel, AnalysisSettings, ReferenceProbe
 
-__all__ = ["HYRA_PANEL_COLUMNS", "Report", "build_report", "write_report"]
-
-#: Column labels of :func:`~hyra_lightning.analysis.hyra_panel` (the HR column only when there is an HR image).
-HYRA_PANEL_COLUMNS: tuple[str, ...] = (
-    "LR input (nearest)",
-    "linear part B + H(x)",
-    "non-linear part G(x)",
-    "SR output N(x)",
-    "HR ground truth",
-)
+__all__ = ["Report", "build_report", "write_report"]
 
 _PROFILE_FFT = 512
 _DASHES = ("--", "-.", (0, (6, 2, 1, 2, 1, 2)))
@@ -63,11 +55,11 @@ def _png_bytes_of_image(img: Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _png_bytes_of_figure(fig: Figure) -> bytes:
+def _png_bytes_of_figure(fig: Figure, dpi: float | str = 110) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -136,8 +128,11 @@ def _curves_figure(
     ax = fig.add_subplot()
     for k, (s, curve) in enumerate(sorted(bicubic.items())):
         ls = _DASHES[k % len(_DASHES)]
-        ax.plot(frequencies, curve, color="0.45", ls=ls, lw=1.2, marker=".", label=f"bicubic x{s}")
         ax.axvline(1 / s, color="0.7", lw=0.8)
+        baseline = np.asarray(curve, dtype=float)
+        if any(np.allclose(np.asarray(c, dtype=float), baseline, equal_nan=True) for _, c in entries):
+            continue  # a model is bicubic itself: its curve is this one, drawn once
+        ax.plot(frequencies, curve, color="0.45", ls=ls, lw=1.2, marker=".", label=f"bicubic x{s}")
     for k, (label, curve) in enumerate(entries):
         ax.plot(frequencies, curve, color=_COLOURS[k % len(_COLOURS)], lw=1.8, marker="o", ms=3, label=label)
     ax.set_xlabel("radial frequency (HR Nyquist units)")
@@ -145,29 +140,6 @@ def _curves_figure(
     ax.set_title("Frequency-similarity curves (mean over images)")
     ax.grid(alpha=0.25)
     ax.legend(fontsize=8)
-    return fig
-
-
-def _labelled_panel(panel: Tensor, width: int, has_hr: bool, title: str) -> Figure:
-    """The HyRA panel with its column labels above and row labels on the left."""
-    from matplotlib.figure import Figure
-
-    h, w = panel.shape[-2:]
-    fig = Figure(figsize=(max(w / 100, 4.0), h / 100 + 0.6))
-    ax = fig.add_axes((0.04, 0.0, 0.96, 1 - 0.6 / (h / 100 + 0.6)))
-    ax.imshow(panel.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-    columns = HYRA_PANEL_COLUMNS if has_hr else HYRA_PANEL_COLUMNS[:-1]
-    gap = 2
-    ax.set_xticks([gap + k * (width + gap) + width / 2 for k in range(len(columns))])
-    ax.set_xticklabels(columns, fontsize=9)
-    ax.xaxis.tick_top()
-    row_h = (h - 3 * gap) / 2
-    ax.set_yticks([gap + row_h / 2, 2 * gap + 1.5 * row_h])
-    ax.set_yticklabels(["image", "log spectrum"], fontsize=9, rotation=90, va="center")
-    ax.tick_params(length=0)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    ax.set_title(title, fontsize=10, pad=22)
     return fig
 
 
@@ -219,7 +191,7 @@ def _model_entry(
     pngs: dict[str, bytes],
 ) -> dict[str, Any]:
     """The ``report.json`` entry of one model; its figures go into ``pngs``."""
-    from hyra_lightning.analysis import enlarge, impulse_response_image, log_magnitude_spectrum
+    from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure
 
     stem = f"{k:02d}_{_slug(res.name)}"
     entry: dict[str, Any] = {
@@ -260,12 +232,13 @@ def _model_entry(
         f, mh, mv = _mean_profile(res.response)
         entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
         radius = response_radius(size)
-        image = impulse_response_image(res.response, crop_radius=radius, zoom=max(2, 256 // (2 * radius * s)))
-        spectrum = log_magnitude_spectrum(res.response.luminance.detach().float().cpu())
-        figs["response"] = save(f"figures/{stem}_response.png", _png_bytes_of_image(image))
+        figs["response"] = save(
+            f"figures/{stem}_response.png",
+            _png_bytes_of_figure(impulse_response_figure(res.response, radius), dpi=140),
+        )
         figs["spectrum"] = save(
             f"figures/{stem}_spectrum.png",
-            _png_bytes_of_image(enlarge(spectrum, max(1, 256 // spectrum.shape[-1]))),
+            _png_bytes_of_figure(impulse_spectrum_figure(res.response), dpi=140),
         )
         figs["profile"] = save(
             f"figures/{stem}_profile.png",
@@ -278,9 +251,8 @@ def _model_entry(
             "bicubic": res.mean_curve("bicubic_curve"),
         }
         for img in res.images:
-            figure = _labelled_panel(img.panel, img.crop[1], True, f"{res.name}: HyRA on {img.name}")
             figs.setdefault("hyra", {})[img.name] = save(
-                f"figures/{stem}_hyra_{_slug(img.name)}.png", _png_bytes_of_figure(figure)
+                f"figures/{stem}_hyra_{_slug(img.name)}.png", _png_bytes_of_image(img.panel)
             )
     return entry
 

@@ -170,12 +170,13 @@ def _model_section(k: int, m: dict[str, Any], size: int, pngs: dict[str, bytes])
                 pngs[figs["response"]],
                 f"{name} impulse response",
                 f"Impulse response (luminance, {radius} LR pixels on each side of the centre): red positive,"
-                " blue negative, white zero.",
+                " blue negative, white zero; the colour bar gives the HR output per unit LR impulse.",
             )
             + _figure(
                 pngs[figs["spectrum"]],
                 f"{name} response spectrum",
-                "Log-magnitude spectrum of the response (centred; 0 dB white, -60 dB black).",
+                "Log-magnitude spectrum of the response (centred; 0 dB white, -60 dB black), axes in HR Nyquist"
+                " units; the red square is the LR passband |fx|, |fy| &le; 1/s.",
             )
             + _figure(pngs[figs["profile"]], f"{name} magnitude profile", "Magnitude profile.")
             + "</div>"
@@ -188,7 +189,9 @@ def _model_section(k: int, m: dict[str, Any], size: int, pngs: dict[str, bytes])
                 pngs[figs["hyra"][img["name"]]],
                 f"{name} HyRA panel on {img['name']}",
                 f"HyRA of {html.escape(name)} on {html.escape(img['name'])}: N(x) = B + H(x) + G(x)."
-                " Bottom row: log-magnitude spectra on one common level.",
+                " Bottom row: log-magnitude spectra on one common level. A regular s x s grid in"
+                " B + H(x) is the network's own per-phase DC gains (the line under the panel, and"
+                " phase_gain_spread among the descriptors), not a rendering fault.",
             )
             for img in m["images"]
         ]
@@ -245,7 +248,8 @@ def render_html(doc: dict[str, Any], pngs: dict[str, bytes]) -> str:
             + _figure(
                 pngs[figures["fsds_curves"]],
                 "overlaid FSDS curves",
-                "Frequency-similarity per radial band (dB); dashed: bicubic upsampling of the same LR images.",
+                "Frequency-similarity per radial band (dB); grey dashed: bicubic upsampling of the same LR images"
+                " (drawn once: not where a model's curve is that one, as for the bicubic model).",
             )
         )
     sections = [_model_section(k, m, p["size"], pngs) for k, m in enumerate(doc["models"])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -113,3 +115,146 @@ def test_render_figure_closes_figures():
     ax.plot([0, 1])
     assert render_figure(pfig).shape == (3, 40, 40)
     assert set(plt.get_fignums()) == before
+
+
+# ------------------------------------------------------------------ the probe and HyRA pictures of the monitors
+
+#: The largest picture TensorBoard's time-series dashboard shows in a card (pixels), and the smallest text
+#: height (pixels) a person reads there.
+TENSORBOARD_CARD = (415, 215)
+READABLE_PX = 9.0
+
+
+class _PhaseGrid(torch.nn.Module):
+    """x2 nearest-neighbour upsampling times a fixed 2 x 2 gain pattern per channel: a linear network whose
+    sub-pixel positions have unequal DC gains (what a pixel shuffle can learn)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        pattern = torch.tensor([[[1.1, 0.9], [0.9, 1.1]], [[1.0, 1.0], [1.0, 1.0]], [[0.9, 1.1], [1.1, 0.9]]])
+        self.register_buffer("pattern", pattern)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        up = x.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+        h, w = x.shape[-2:]
+        return up * self.pattern.repeat(1, h, w)
+
+
+def _texts(fig) -> list:
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _smallest_text_px_in_a_tensorboard_card(fig) -> float:
+    """Height in screen pixels of the smallest text once TensorBoard fits the rendered figure in its card."""
+    width, height = fig.get_size_inches() * fig.dpi
+    shrink = min(1.0, TENSORBOARD_CARD[0] / width, TENSORBOARD_CARD[1] / height)
+    return min(t.get_fontsize() * fig.dpi / 72 * shrink for t in _texts(fig))
+
+
+def _bicubic_result(hr: bool = True):
+    from hyra_lightning.analysis import hyra_decompose
+    from hyra_lightning.models import BicubicUpsampler
+
+    lr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    target = torch.rand(2, 3, 32, 32) if hr else None
+    return hyra_decompose(BicubicUpsampler(2), lr, hr=target, size=9)
+
+
+def test_impulse_response_figure_has_lr_pixel_axes_and_a_symmetric_colour_bar():
+    from hyra_lightning.analysis import crop_center, impulse_response, impulse_response_figure
+    from hyra_lightning.models import BicubicUpsampler
+
+    r = impulse_response(BicubicUpsampler(2), in_channels=1, size=9)
+    fig = impulse_response_figure(r, crop_radius=2)
+    ax, bar = fig.axes
+    assert ax.get_xlabel() == "x offset (LR pixels)" and ax.get_ylabel() == "y offset (LR pixels)"
+    assert bar.get_ylabel() == "g: HR output per unit LR impulse"
+    (image,) = ax.get_images()
+    # 2 LR pixels on each side of a centre between HR pixels: 8 x 8 HR pixels spanning -2 .. 2 LR pixels.
+    assert image.get_array().shape == (8, 8)
+    assert image.get_extent() == pytest.approx((-2, 2, -2, 2))
+    peak = float(crop_center(r.luminance, r.center, 4).abs().max())
+    assert image.get_clim() == pytest.approx((-peak, peak))
+    assert _smallest_text_px_in_a_tensorboard_card(fig) >= READABLE_PX
+
+
+def test_impulse_spectrum_figure_has_nyquist_axes_a_db_colour_bar_and_the_passband_in_its_legend():
+    from matplotlib.patches import Rectangle
+
+    from hyra_lightning.analysis import impulse_response, impulse_spectrum_figure
+    from hyra_lightning.models import BicubicUpsampler
+
+    for scale in (2, 4):
+        r = impulse_response(BicubicUpsampler(scale), in_channels=1, size=9)
+        fig = impulse_spectrum_figure(r)
+        ax, bar = fig.axes
+        assert ax.get_xlabel() == "fx (HR Nyquist units)" and ax.get_ylabel() == "fy (HR Nyquist units)"
+        assert bar.get_ylabel() == "|DFT(g)| (dB re peak)"
+        assert ax.get_xlim() == (-1, 1) and ax.get_ylim() == (-1, 1)
+        (square,) = [p for p in ax.patches if isinstance(p, Rectangle)]
+        assert square.get_xy() == pytest.approx((-1 / scale, -1 / scale))
+        assert square.get_width() == pytest.approx(2 / scale) and square.get_height() == pytest.approx(
+            2 / scale
+        )
+        (entry,) = ax.get_legend().get_texts()
+        assert entry.get_text() == f"LR passband |fx|, |fy| ≤ 1/{scale}"
+        (image,) = ax.get_images()
+        data = np.asarray(image.get_array())
+        n = data.shape[0]
+        # zero frequency at (n // 2, n // 2), which sits at 0 on both axes: the DC gain, in dB re the peak
+        magnitude = torch.fft.fft2(r.luminance.double()).abs()
+        dc_db = 20 * math.log10(float(magnitude[0, 0] / magnitude.max()))
+        assert (
+            data[n // 2, n // 2] == pytest.approx(dc_db, abs=1e-4) and data.max() == 0 and data.min() >= -60
+        )
+        assert image.get_clim() == (-60.0, 0.0)
+        x0, x1, *_ = image.get_extent()
+        assert (x1 - x0) / n == pytest.approx(2 / n) and x0 + (n // 2 + 0.5) * (x1 - x0) / n == pytest.approx(
+            0
+        )
+        assert _smallest_text_px_in_a_tensorboard_card(fig) >= READABLE_PX
+
+
+def test_hyra_figure_labels_every_column_and_row_once_with_colour_bars():
+    from hyra_lightning.analysis import hyra_figure, phase_grid_caption
+
+    for hr, columns in ((True, ["LR (nearest)", "B + H(x)", "G(x)", "SR N(x)", "HR"]), (False, None)):
+        result = _bicubic_result(hr)
+        fig = hyra_figure(result, 1)
+        expected = columns or ["LR (nearest)", "B + H(x)", "G(x)", "SR N(x)"]
+        k = len(expected)
+        images, spectra, bars = fig.axes[: 2 * k : 2], fig.axes[1 : 2 * k : 2], fig.axes[2 * k :]
+        assert [ax.get_title() for ax in images] == expected
+        assert [ax.get_title() for ax in spectra] == [""] * k
+        assert [bar.get_ylabel() for bar in bars] == ["G(x)", "dB"]
+        bar_labels = {id(bar.yaxis.label) for bar in bars}
+        texts = [t.get_text() for t in _texts(fig) if id(t) not in bar_labels]
+        for label in (*expected, "image", "spectrum"):
+            assert texts.count(label) == 1, label  # one set of labels
+        g_max = max(float(result.nonlinear[1].mean(0).abs().max()), 0.05)  # 0.05: the floor of G's range
+        assert images[2].get_images()[0].get_clim() == pytest.approx((-g_max, g_max))
+        assert all(ax.get_xlim() == (-1, 1) for ax in spectra)
+        caption = next(t for t in texts if "per-phase DC gains" in t)
+        assert "red square: LR passband ≤ 1/2" in caption and caption.endswith(phase_grid_caption(result))
+        assert _smallest_text_px_in_a_tensorboard_card(fig) >= READABLE_PX
+    assert "per-phase" not in " ".join(t.get_text() for t in _texts(hyra_figure(result, 0, caption=False)))
+    with pytest.raises(ValueError, match="`index`"):
+        hyra_figure(result, 2)
+
+
+def test_the_grid_in_the_linear_part_is_the_networks_per_phase_gain_grid_and_the_caption_says_so():
+    from hyra_lightning.analysis import hyra_decompose, phase_grid_caption
+
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    result = hyra_decompose(_PhaseGrid(), flat, scale=2, in_channels=3, size=5, boundary="reflect")
+    affine = (result.baseline + result.linear)[0]
+    # The true output of a flat image is the gain grid times the level: B + H(x) shows it, exactly.
+    expected = 0.5 * _PhaseGrid().pattern.repeat(1, 8, 8)
+    torch.testing.assert_close(affine, expected, atol=1e-5, rtol=0)
+    assert result.response.describe().phase_gain_spread == pytest.approx(0.2, abs=1e-5)
+    caption = phase_grid_caption(result)
+    assert caption == "B + H(x) per-phase DC gains 0.90..1.10 (spread 0.20): a real 2x2 grid."
+    assert phase_grid_caption(_bicubic_result()).endswith(": no grid.")

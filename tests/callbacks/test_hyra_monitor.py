@@ -51,13 +51,15 @@ def test_user_images_scalars_match_the_analysis(tmp_path):
     ]
     for name in ("hf_injection", "nonlinear_energy_ratio"):
         assert acc.Scalars(f"hyra/{name}")[0].value == pytest.approx(expected[name], rel=1e-5)
-    # one row of images without HR: LR, B + H, G, SR (40 x 40 each, enlarged x2 for the labels) and a row of
-    # spectra, with 2-pixel gaps, and the label strips above and on the left
-    from hyra_lightning.analysis.display import LABEL_FONT_PX
+    # the picture is hyra_figure of the same decomposition: four columns without HR
+    from hyra_lightning.analysis import hyra_figure
+    from hyra_lightning.callbacks.sinks.raster import figure_to_array
 
-    strip = round(1.6 * LABEL_FONT_PX)
+    fig = hyra_figure(hyra_decompose(module, images[None], boundary="reflect", scale=2), 0)
+    assert [ax.get_title() for ax in fig.axes[:8:2]] == ["LR (nearest)", "B + H(x)", "G(x)", "SR N(x)"]
+    height, width, _ = figure_to_array(fig).shape
     (event,) = acc.Images("hyra/sample_0")
-    assert (event.width, event.height) == (strip + 4 * 80 + 5 * 2, strip + 2 * 80 + 3 * 2)
+    assert (event.width, event.height) == (width, height)
 
 
 def test_every_n_epochs_and_state(tmp_path):

@@ -83,10 +83,13 @@ def test_impulse_tags_and_steps(tb_run):
     assert 0.0 < last["cutoff"] <= 1.0
     for tag in ("impulse/response", "impulse/spectrum", "impulse/profile"):
         assert image_steps(acc, tag) == [0, 2, 4, 6], tag
-    # crop of 3 LR pixels = 6 HR pixels on each side of a half-pixel centre (12 pixels), enlarged 8 times
-    assert {_png_size(e) for e in acc.Images("impulse/response")} == {(96, 96)}
-    # the spectrum of 66 x 66 HR pixels enlarged x4 (at least 256 pixels), with the LR Nyquist square
-    assert {_png_size(e) for e in acc.Images("impulse/spectrum")} == {(4 * 33 * SCALE, 4 * 33 * SCALE)}
+    # the figures of impulse_response_figure and impulse_spectrum_figure, at their fixed size
+    from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure
+    from hyra_lightning.callbacks.sinks.raster import figure_to_array
+
+    for tag, figure in (("response", impulse_response_figure), ("spectrum", impulse_spectrum_figure)):
+        height, width, _ = figure_to_array(figure(irm.last_response)).shape
+        assert {_png_size(e) for e in acc.Images(f"impulse/{tag}")} == {(width, height)}, tag
     assert {_png_size(e) for e in acc.Images("impulse/profile")} == {(500, 320)}
     assert irm.last_step == 6
 
@@ -104,14 +107,16 @@ def test_hyra_tags_steps_and_reuse(tb_run):
         gains, acc.Scalars("hyra/fsds_sr"), acc.Scalars("hyra/fsds_linear"), strict=True
     ):
         assert gain.value == pytest.approx(sr.value - lin.value, abs=1e-3)
-    from hyra_lightning.analysis.display import LABEL_FONT_PX, MIN_LABELLED_CELL
+    from hyra_lightning.analysis import hyra_decompose, hyra_figure
+    from hyra_lightning.callbacks.sinks.raster import figure_to_array
+    from hyra_lightning.models import BicubicUpsampler
 
     hr = LR_SIZE * SCALE
-    cell = hr * math.ceil(MIN_LABELLED_CELL / hr)  # small images are enlarged for the labels
-    strip = round(1.6 * LABEL_FONT_PX)
-    # two rows of five images (LR, B + H, G, SR, HR) with 2-pixel gaps around and between, the column labels
-    # above and the row labels on the left
-    expected = (strip + 5 * cell + 6 * 2, strip + 2 * cell + 3 * 2)
+    # the figure of hyra_figure with five columns (LR, B + H, G, SR, HR), whose size does not depend on the images
+    lr = torch.rand(1, 3, LR_SIZE, LR_SIZE)
+    five = hyra_decompose(BicubicUpsampler(SCALE), lr, hr=torch.rand(1, 3, hr, hr))
+    height, width, _ = figure_to_array(hyra_figure(five, 0)).shape
+    expected = (width, height)
     for i in range(2):
         assert image_steps(acc, f"hyra/sample_{i}") == [3, 6]
         assert {_png_size(e) for e in acc.Images(f"hyra/sample_{i}")} == {expected}

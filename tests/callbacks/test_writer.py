@@ -192,7 +192,7 @@ def test_the_event_queued_last_is_on_disk_when_fit_returns(tmp_path):
     """The train-end probe is queued just before ``fit`` returns, behind slow renders: it is written."""
     monitor = ImpulseResponseMonitor(every_n_steps=2)
     trainer = make_trainer(tmp_path, [monitor], max_steps=5, limit_val_batches=0)
-    with mock.patch.object(analysis, "impulse_response_image", _slow(analysis.impulse_response_image)):
+    with mock.patch.object(analysis, "impulse_response_figure", _slow(analysis.impulse_response_figure)):
         trainer.fit(SRModule(), datamodule=PhotoData())
     acc = read_events(tmp_path / "run" / "version_0")
     assert scalar_steps(acc, "impulse/dc_gain") == [0, 2, 4, 5]
@@ -211,7 +211,7 @@ def test_an_exception_mid_fit_leaves_every_earlier_point_on_disk(tmp_path):
     monitor = ImpulseResponseMonitor(every_n_steps=1)
     trainer = make_trainer(tmp_path, [monitor, HyRAMonitor(), FrequencySimilarityMonitor()], max_steps=9)
     with (
-        mock.patch.object(analysis, "impulse_response_image", _slow(analysis.impulse_response_image, 0.2)),
+        mock.patch.object(analysis, "impulse_response_figure", _slow(analysis.impulse_response_figure, 0.2)),
         pytest.raises(RuntimeError, match="boom at step 4"),
     ):
         trainer.fit(_FailingModule(), datamodule=PhotoData())
@@ -228,7 +228,7 @@ def test_a_failing_renderer_warns_once_and_training_goes_on(tmp_path):
     monitors = [ImpulseResponseMonitor(every_n_steps=1), HyRAMonitor()]
     trainer = make_trainer(tmp_path, monitors, max_steps=9)
     with (
-        mock.patch.object(analysis, "hyra_panel", broken),
+        mock.patch.object(analysis, "hyra_figure", broken),
         warnings.catch_warnings(record=True) as record,
     ):
         warnings.simplefilter("always")
