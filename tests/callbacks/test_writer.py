@@ -52,21 +52,24 @@ class _ListLogger(Logger):
 # ------------------------------------------------------------------------------------------------ the writer
 
 
-def test_jobs_run_once_in_order_and_scalars_are_logged_on_the_calling_thread():
+def test_jobs_run_once_in_order_and_scalars_are_logged_on_the_calling_thread_at_once():
     writer = BackgroundWriter(max_queued=2)  # a small bound: submit waits for the worker
     logger = _ListLogger()
     ran: list[tuple[int, str]] = []
 
     def job(step: int) -> WriteJob:
-        def scalars() -> dict[str, float]:
+        def media() -> None:
             time.sleep(0.002)
             ran.append((step, threading.current_thread().name))
-            return {"x": float(step), "nan": float("nan")}
 
-        return WriteJob("Owner", step, scalars, loggers=[logger])
+        return WriteJob(
+            "Owner", step, lambda: {"x": float(step), "nan": float("nan")}, loggers=[logger], media=media
+        )
 
     for step in range(20):
         writer.submit(job(step))
+        # the scalars are in the logger when submit returns, not at the next event
+        assert logger.calls[-1][:2] == (step, {"x": float(step)})
     assert writer.flush()
     assert [s for s, _ in ran] == list(range(20))
     assert {name for _, name in ran} == {"hyra-lightning-writer"}
