@@ -51,7 +51,7 @@ __all__ = ["BackgroundWriter", "WriteJob", "get_writer", "log_scalars"]
 MAX_QUEUED_JOBS: int = 16
 
 #: Seconds :meth:`BackgroundWriter.submit` waits for a free slot before it drops the job's pictures.
-SUBMIT_TIMEOUT_S: float = 20.0
+SUBMIT_TIMEOUT_S: float = 10.0
 
 #: Seconds :meth:`BackgroundWriter.flush` waits for the worker by default before giving up with a warning.
 FLUSH_TIMEOUT_S: float = 600.0
@@ -201,11 +201,13 @@ class BackgroundWriter:
             self._unfinished[ident] = (job.owner, job.step)
         try:
             self._queue.put((ident, job), timeout=0.0 if self._stalled else self._submit_timeout)
-        except queue.Full:
+        except BaseException as err:  # Ctrl-C while waiting: the job is not queued
             with self._lock:
                 self._unfinished.pop(ident, None)
-            self._stalled = True
             self._dropped.append((job.owner, job.step))
+            if not isinstance(err, queue.Full):
+                raise
+            self._stalled = True
             if len(self._dropped) == 1:
                 warnings.warn(
                     f"{job.owner}'s images and figures of step {job.step} were dropped: the monitors' writer"
@@ -306,7 +308,9 @@ class BackgroundWriter:
         self._dropped_reported = len(dropped)
         parts = []
         if waited:
-            parts.append(f"The monitors' writer did not finish within {timeout:.0f} s ({self._running_text()}).")
+            parts.append(
+                f"The monitors' writer did not finish within {timeout:.0f} s ({self._running_text()})."
+            )
         if unfinished:
             parts.append(f"Not written: the images and figures of {_describe(unfinished)}.")
         if dropped:

@@ -202,5 +202,7 @@ def log_fsds(
         sink.flush()
     report = failure_report(sinks)
     if report is not None:
-        warnings.warn(f"log_fsds could not write everything at step {step}: {report}.", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"log_fsds could not write everything at step {step}: {report}.", UserWarning, stacklevel=2
+        )
     return values
