@@ -1,8 +1,8 @@
 """The base class of the three monitors: checkpoint key, ``submodule`` check, where and how they write.
 
 A monitor measures on the training thread (every rank) and, on global rank zero, hands the rest of an event to
-the process's background writer (:mod:`hyra_lightning.callbacks._writer`) as a render function: descriptors,
-colour maps, figures and PNG encoding run on the worker thread and write through one sink per logger
+the process's background writer (:mod:`hyra_lightning.callbacks._writer`) as a render function: colour maps,
+figures and PNG encoding run on the worker thread and write through one sink per logger
 (:func:`hyra_lightning.callbacks.sinks.sinks_for`), each wrapped so that a failing write loses only its own
 picture (:class:`~hyra_lightning.callbacks.sinks.IsolatedSink`). The scalars of an event are logged to every
 logger on the training thread when the event is submitted. Everything queued is written before a checkpoint file
