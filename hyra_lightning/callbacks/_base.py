@@ -1,11 +1,14 @@
 """The base class of the three monitors: checkpoint key, ``submodule`` check, where and how they write.
 
 A monitor measures on the training thread (every rank) and, on global rank zero, hands the rest of an event to
-the process's background writer (:mod:`hyra_lightning.callbacks._writer`) as a render function: descriptors,
-colour maps, figures and PNG encoding run on the worker thread and write through one sink per logger
-(:func:`hyra_lightning.callbacks.sinks.sinks_for`); the scalars a render function returns are logged to every
-logger on the training thread. Everything queued is written by the end of ``fit``/``validate``/``test``
-(``teardown``), on an exception or ``KeyboardInterrupt`` (``on_exception``).
+the process's background writer (:mod:`hyra_lightning.callbacks._writer`) as a render function: colour maps,
+figures and PNG encoding run on the worker thread and write through one sink per logger
+(:func:`hyra_lightning.callbacks.sinks.sinks_for`), each wrapped so that a failing write loses only its own
+picture (:class:`~hyra_lightning.callbacks.sinks.IsolatedSink`). The scalars of an event are logged to every
+logger on the training thread when the event is submitted. Everything queued is written before a checkpoint file
+is saved (``on_save_checkpoint``) and by the end of ``fit``/``validate``/``test`` (``teardown``), on an exception
+or ``KeyboardInterrupt`` (``on_exception``), each wait with a time limit; the end of a run reports, per sink,
+how many writes failed.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks.callback import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor, nn
 from typing_extensions import override
 
 from hyra_lightning.analysis import ProbeOptions
-from hyra_lightning.callbacks._writer import WriteJob, get_writer
-from hyra_lightning.callbacks.sinks import Sink, sinks_for
+from hyra_lightning.callbacks._writer import FLUSH_TIMEOUT_S, WriteJob, get_writer
+from hyra_lightning.callbacks.sinks import IsolatedSink, failure_report, isolate, sinks_for
 
 __all__ = [
     "MonitorCallback",
@@ -45,6 +49,12 @@ PROBE_KEY_FIELDS: tuple[str, ...] = (
     "scale",
     "in_channels",
 )
+
+#: Seconds the checkpoint hook waits for the writer before the checkpoint file is written.
+CHECKPOINT_FLUSH_TIMEOUT_S: float = 120.0
+
+#: Seconds the monitors wait for the writer after Ctrl-C or SIGTERM before the run ends.
+INTERRUPT_FLUSH_TIMEOUT_S: float = 10.0
 
 
 def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
@@ -162,9 +172,15 @@ class MonitorCallback(Callback):
     # ------------------------------------------------------------------------------------------ output
 
     @property
-    def sinks(self) -> list[Sink]:
-        """The sinks of the trainer's loggers (empty off global rank zero and before ``setup``)."""
+    def sinks(self) -> list[IsolatedSink]:
+        """The sinks of the trainer's loggers, each write isolated (empty off global rank zero and before
+        ``setup``)."""
         return self.__dict__.get("_sinks") or []
+
+    @property
+    def write_failures(self) -> dict[str, int]:
+        """Failed writes per sink in this stage (``{"TensorBoardSink": 7, "ImageFileSink": 0}``)."""
+        return {sink.label: sink.failures for sink in self.sinks}
 
     @property
     def cache(self) -> dict[str, Any]:
@@ -205,6 +221,18 @@ class MonitorCallback(Callback):
             key=id(self),
         )
         get_writer().submit(job, blocking=self.blocking)
+        self._warn_sink_failures()
+
+    def _warn_sink_failures(self) -> None:
+        """Warn (once per sink) the first time a sink failed a write; the counts are reported at teardown."""
+        for sink in self.sinks:
+            if sink.failures:
+                self._warn_once(
+                    f"sink failed: {sink.label}",
+                    f"{sink.label} could not write a picture ({sink.first_error}); the other loggers still get"
+                    " theirs, and this sink's later pictures are still attempted. Failed writes are counted and"
+                    " reported when the run ends.",
+                )
 
     def _disable(self, problem: str, remedy: str) -> None:
         """The one way a monitor gives up: warn once (rank zero) with the problem and the remedy, then switch
@@ -231,35 +259,64 @@ class MonitorCallback(Callback):
     def _warm_up(self) -> None:
         """Imports and figure templates, built on the writer thread before the first event."""
 
-    def _flush(self, trainer: pl.Trainer) -> None:
-        """Wait until this process's writer has written everything, then flush the sinks (rank zero)."""
+    def _flush(self, trainer: pl.Trainer, timeout: float = FLUSH_TIMEOUT_S) -> None:
+        """Wait until this process's writer has written everything (at most ``timeout`` seconds), then flush the
+        sinks (rank zero)."""
         if not trainer.is_global_zero:
             return
-        get_writer().flush()
+        get_writer().flush(timeout)
         for sink in self.sinks:
             sink.flush()
+        self._warn_sink_failures()
+
+    def _report_failures(self) -> None:
+        """One warning with the failed writes per sink, if any failed (rank zero, end of a stage)."""
+        report = failure_report(self.sinks)
+        if report is None or report == self.__dict__.get("_reported"):
+            return
+        self._reported = report
+        total = sum(sink.failures for sink in self.sinks)
+        rank_zero_warn(
+            f"{type(self).__name__}: {total} picture writes failed in this run, those pictures are missing."
+            f" Per sink: {report}.",
+            category=UserWarning,
+        )
 
     # ------------------------------------------------------------------------------------------ hooks
 
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
+        self._interrupted = False
         if trainer.is_global_zero and trainer.loggers:
-            self._sinks = sinks_for(trainer.loggers, default_root=trainer.default_root_dir)
+            self._sinks = isolate(sinks_for(trainer.loggers, default_root=trainer.default_root_dir))
+            self._reported = None
 
             def warm_up() -> None:
                 self._warm_up()
 
             get_writer().submit(
-                WriteJob(type(self).__name__, 0, warm_up, key=id(self)), blocking=self.blocking
+                WriteJob(type(self).__name__, 0, media=warm_up, key=id(self)), blocking=self.blocking
             )
 
     @override
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # every point measured so far is in the loggers before the checkpoint file exists
+        self._flush(trainer, CHECKPOINT_FLUSH_TIMEOUT_S)
+
+    @override
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._flush(trainer)
+        interrupted = self.__dict__.get("_interrupted", False)
+        self._flush(trainer, INTERRUPT_FLUSH_TIMEOUT_S if interrupted else FLUSH_TIMEOUT_S)
+        if trainer.is_global_zero:
+            self._report_failures()
 
     @override
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        self._flush(trainer)
+        # Ctrl-C and SIGTERM end the run soon: write what can be written in a short time, say what could not
+        self._interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        self._flush(trainer, INTERRUPT_FLUSH_TIMEOUT_S if self._interrupted else FLUSH_TIMEOUT_S)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -181,7 +182,7 @@ def log_fsds(
     from lightning.pytorch.loggers import Logger as _Logger
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    from hyra_lightning.callbacks.sinks import sinks_for
+    from hyra_lightning.callbacks.sinks import failure_report, isolate, sinks_for
 
     loggers = [loggers] if isinstance(loggers, _Logger) else list(loggers)
     value, (freqs, curve) = metric.compute_with_curve()
@@ -195,8 +196,13 @@ def log_fsds(
     for logger in loggers:
         if finite:
             logger.log_metrics(dict(finite), step=step)
-    sinks = sinks_for(loggers, default_root=default_root)
+    sinks = isolate(sinks_for(loggers, default_root=default_root))  # a failing sink costs only its own writes
     write_fsds_curve(sinks, step, freqs, host[1:], value=float(host[0]), bicubic=bicubic, scale=scale)
     for sink in sinks:
         sink.flush()
+    report = failure_report(sinks)
+    if report is not None:
+        warnings.warn(
+            f"log_fsds could not write everything at step {step}: {report}.", UserWarning, stacklevel=2
+        )
     return values

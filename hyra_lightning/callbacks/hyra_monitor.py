@@ -232,6 +232,7 @@ class HyRAMonitor(MonitorCallback):
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
         state = checkpoint.get("callbacks", {}).get(self.state_key)
         if (
             state is not None

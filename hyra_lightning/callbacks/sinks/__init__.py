@@ -25,11 +25,19 @@ from collections.abc import Iterable
 
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 
-from hyra_lightning.callbacks.sinks.base import Sink
+from hyra_lightning.callbacks.sinks.base import IsolatedSink, Sink, failure_report, isolate
 from hyra_lightning.callbacks.sinks.files import ImageFileSink
 from hyra_lightning.callbacks.sinks.tensorboard import TensorBoardSink
 
-__all__ = ["ImageFileSink", "Sink", "TensorBoardSink", "sinks_for"]
+__all__ = [
+    "ImageFileSink",
+    "IsolatedSink",
+    "Sink",
+    "TensorBoardSink",
+    "failure_report",
+    "isolate",
+    "sinks_for",
+]
 
 #: Logger class -> (package it needs, module, class) of its sink, imported on first use (Lightning's logger
 #: classes import without wandb/mlflow; their sinks need them).

@@ -10,7 +10,7 @@ import numpy as np
 from lightning.pytorch.loggers import Logger
 from matplotlib.figure import Figure
 
-__all__ = ["Sink", "check_logger"]
+__all__ = ["IsolatedSink", "Sink", "check_logger", "failure_report", "isolate"]
 
 
 class Sink:
@@ -85,3 +85,92 @@ def check_logger(owner: str, logger: Logger, logger_class: type[Logger], package
             f"{owner} needs the `{package}` package: `pip install hyra-lightning[{extra}]` (or"
             f" `pip install {package}`)."
         )
+
+
+class IsolatedSink(Sink):
+    """Wraps a sink so that each write is independent: a write that raises loses only its own picture.
+
+    Every call to :meth:`log_image`, :meth:`log_figure`, :meth:`log_curve`, :meth:`log_layout` and :meth:`flush`
+    is attempted; an exception is caught and counted (:attr:`failures`, with the first one kept in
+    :attr:`first_error`) instead of reaching the caller, so the next picture and the other sinks are still
+    written. The monitors wrap their sinks in it and report the counts at the end of the run.
+
+    Args:
+        sink: the sink written through.
+        label: the name the counts are reported under (by default the sink's class name).
+    """
+
+    def __init__(self, sink: Sink, label: str | None = None) -> None:
+        super().__init__(sink.logger)
+        self.sink = sink
+        self.label = label or type(sink).__name__
+        #: Writes attempted and writes that raised.
+        self.attempts = 0
+        self.failures = 0
+        #: ``"TypeName: message"`` of the first write that raised, or ``None``.
+        self.first_error: str | None = None
+
+    @property
+    def location(self) -> str | None:
+        """The wrapped sink's :attr:`~Sink.location`."""
+        return self.sink.location
+
+    def _attempt(self, write: Any, *args: Any, **kwargs: Any) -> None:
+        self.attempts += 1
+        try:
+            write(*args, **kwargs)
+        except Exception as err:  # one failing write must not cost the others
+            self.failures += 1
+            if self.first_error is None:
+                self.first_error = f"{type(err).__name__}: {err}"
+
+    def log_image(self, tag: str, image: np.ndarray, step: int, caption: str | None = None) -> None:
+        """:meth:`Sink.log_image` of the wrapped sink; an exception is counted, not raised."""
+        self._attempt(self.sink.log_image, tag, image, step, caption=caption)
+
+    def log_figure(self, tag: str, figure: Figure, step: int, caption: str | None = None) -> None:
+        """:meth:`Sink.log_figure` of the wrapped sink; an exception is counted, not raised."""
+        self._attempt(self.sink.log_figure, tag, figure, step, caption=caption)
+
+    def log_curve(
+        self,
+        tag: str,
+        x: np.ndarray,
+        series: Mapping[str, np.ndarray],
+        step: int,
+        *,
+        x_label: str,
+        y_label: str,
+    ) -> None:
+        """:meth:`Sink.log_curve` of the wrapped sink; an exception is counted, not raised."""
+        self._attempt(self.sink.log_curve, tag, x, series, step, x_label=x_label, y_label=y_label)
+
+    def log_layout(self, layout: Mapping[str, Mapping[str, Sequence[Any]]]) -> None:
+        """:meth:`Sink.log_layout` of the wrapped sink; an exception is counted, not raised."""
+        self._attempt(self.sink.log_layout, layout)
+
+    def flush(self) -> None:
+        """:meth:`Sink.flush` of the wrapped sink; an exception is counted, not raised."""
+        self._attempt(self.sink.flush)
+
+
+def isolate(sinks: Sequence[Sink]) -> list[IsolatedSink]:
+    """Each sink wrapped in an :class:`IsolatedSink`, labelled by its class name (``#2``, ``#3``... for repeats)."""
+    isolated: list[IsolatedSink] = []
+    seen: dict[str, int] = {}
+    for sink in sinks:
+        name = type(sink).__name__
+        seen[name] = seen.get(name, 0) + 1
+        isolated.append(IsolatedSink(sink, name if seen[name] == 1 else f"{name}#{seen[name]}"))
+    return isolated
+
+
+def failure_report(sinks: Sequence[IsolatedSink]) -> str | None:
+    """``"TensorBoardSink: 7 of 33 writes failed (first: OSError: ...)"`` for every sink with failures, joined by
+    ``"; "``, or ``None`` when every write succeeded."""
+    parts = [
+        f"{sink.label}: {sink.failures} of {sink.attempts} writes failed (first: {sink.first_error})"
+        for sink in sinks
+        if sink.failures
+    ]
+    return "; ".join(parts) if parts else None
