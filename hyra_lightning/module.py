@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from hyra_lightning.batch import split_batch
@@ -271,6 +271,8 @@ class SuperResolutionModule(LightningModule):
         self.crop_border = scale if crop_border is None else crop_border
         self.val_metrics = _make_metrics(prefix="val/")
         self.test_metrics = _make_metrics(prefix="test/")
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
 
     def forward(self, lr: Tensor) -> Tensor:
         """Super-resolve ``N x C x h x w`` LR images (unclamped)."""
@@ -301,7 +303,11 @@ class SuperResolutionModule(LightningModule):
 
     def _evaluate(self, batch: Any, metrics: MetricCollection, prefix: str) -> dict[str, Tensor]:
         sr, hr = self._forward_pair(batch)
-        self.log(f"{prefix}loss", self._loss(sr, hr), on_step=False, on_epoch=True, batch_size=hr.shape[0])
+        # sums and counts synchronised across processes (torchmetrics), the mean over all images: the number
+        # of one process (Lightning's `sync_dist` of a batch-size-weighted mean truncates the counts on gloo)
+        loss = getattr(self, f"{prefix[:-1]}_loss")
+        loss.update(self._loss(sr, hr).detach(), weight=hr.shape[0])
+        self.log(f"{prefix}loss", loss, on_step=False, on_epoch=True, batch_size=hr.shape[0])
         sr = crop_border_pixels(sr.detach().float().clamp(0.0, 1.0), self.crop_border)
         hr = crop_border_pixels(hr.float(), self.crop_border)
         metrics.update(sr, hr)
