@@ -318,9 +318,10 @@ class SuperResolutionModule(LightningModule):
         if padding is None:
             return rows
         if not padding.known:
+            what = "validation" if prefix == "val/" else "test"
             if not getattr(self, "_warned_padding", False):
                 self._warned_padding = True
-                rank_zero_warn(f"{type(self).__name__}: {padding.warning(prefix[:-1])}", category=UserWarning)
+                rank_zero_warn(f"{type(self).__name__}: {padding.warning(what)}", category=UserWarning)
             return rows
         return padding.kept(batch_idx, rows)
 
