@@ -592,7 +592,7 @@ class SRDataModule(LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def _eval_dataloader(self) -> DataLoader:
+    def _eval_dataloader(self, distributed: bool = True) -> DataLoader:
         if self.val_dataset is None:
             self.setup("validate")
         assert self.val_dataset is not None
@@ -600,7 +600,7 @@ class SRDataModule(LightningDataModule):
         if batch_size is None:
             batch_size = self.batch_size if self.val_crop_size is not None else 1
         sampler = None
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
+        if distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
             if torch.distributed.get_world_size() > 1:
                 sampler = UnpaddedDistributedSampler(self.val_dataset)
         return DataLoader(
@@ -612,9 +612,14 @@ class SRDataModule(LightningDataModule):
             pin_memory=self.pin_memory,
         )
 
-    def val_dataloader(self) -> DataLoader:
-        """The fixed validation crops, in a fixed order."""
-        return self._eval_dataloader()
+    def val_dataloader(self, distributed: bool = True) -> DataLoader:
+        """The fixed validation crops, in a fixed order.
+
+        Args:
+            distributed: under DDP, give this process its share of the crops (what Lightning's validation
+                needs); ``False`` gives every crop to every process (to score the whole set on one rank).
+        """
+        return self._eval_dataloader(distributed)
 
     def test_dataloader(self) -> DataLoader:
         """The validation crops."""

@@ -439,3 +439,6 @@ def test_validation_loader_is_not_padded_under_ddp(monkeypatch: pytest.MonkeyPat
         # a DistributedSampler: Lightning keeps it instead of putting in its padding one
         assert isinstance(loader.sampler, UnpaddedDistributedSampler)
         assert list(loader.sampler) == [2]
+    # every crop on this process, to score the whole set on one rank (the CLI's fit summary)
+    assert len(dm.val_dataloader(distributed=False).dataset) == 3
+    assert not isinstance(dm.val_dataloader(distributed=False).sampler, DistributedSampler)
