@@ -5,7 +5,8 @@ monitors alike, so that a batch the module trains on is a batch the monitors can
 
 - :func:`split_batch`: ``(lr, hr)`` from a batch as a dataloader yields it;
 - :func:`preds_target_from_outputs`: ``(sr, hr)`` from what ``validation_step`` returned, or ``None``;
-- :func:`distributed_padding`: where a distributed sampler repeats samples to pad a data loader, or ``None``.
+- :func:`distributed_padding` and :func:`unrepeated_rows`: which rows of a batch a padding distributed sampler
+  repeats.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "is_image_batch",
     "preds_target_from_outputs",
     "split_batch",
+    "unrepeated_rows",
 ]
 
 
@@ -105,6 +107,21 @@ def distributed_padding(dataloader: Any) -> DistributedPadding | None:
     if in_order and isinstance(batch_sampler, BatchSampler) and batch_sampler.sampler is sampler:
         batch_size = int(batch_sampler.batch_size)
     return DistributedPadding(duplicates, size, int(sampler.rank), int(sampler.num_replicas), batch_size)
+
+
+def unrepeated_rows(dataloader: Any, batch_idx: int, rows: int) -> tuple[int, DistributedPadding | None]:
+    """How many leading rows of batch ``batch_idx`` of ``dataloader`` are not repeats of a padding sampler.
+
+    Returns:
+        ``(kept, unknown)``: ``kept`` rows to score (all ``rows`` when nothing is repeated or the repeats
+        cannot be found), and the padding whose repeats cannot be found (to warn about), else ``None``.
+    """
+    padding = distributed_padding(dataloader)
+    if padding is None:
+        return rows, None
+    if not padding.known:
+        return rows, padding
+    return padding.kept(batch_idx, rows), None
 
 
 def eval_dataloader(dataloaders: Any, dataloader_idx: int = 0) -> Any:

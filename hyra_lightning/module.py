@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from hyra_lightning.batch import distributed_padding, eval_dataloader, split_batch
+from hyra_lightning.batch import eval_dataloader, split_batch, unrepeated_rows
 from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
 from hyra_lightning.metrics import FrequencySpectrumDistributionSimilarity
 from hyra_lightning.options import LOSSES, SCHEDULERS, Loss, Scheduler
@@ -314,16 +314,12 @@ class SuperResolutionModule(LightningModule):
         if trainer is None or trainer.world_size == 1:
             return rows
         loaders = trainer.val_dataloaders if prefix == "val/" else trainer.test_dataloaders
-        padding = distributed_padding(eval_dataloader(loaders))
-        if padding is None:
-            return rows
-        if not padding.known:
+        kept, unknown = unrepeated_rows(eval_dataloader(loaders), batch_idx, rows)
+        if unknown is not None and not getattr(self, "_warned_padding", False):
+            self._warned_padding = True
             what = "validation" if prefix == "val/" else "test"
-            if not getattr(self, "_warned_padding", False):
-                self._warned_padding = True
-                rank_zero_warn(f"{type(self).__name__}: {padding.warning(what)}", category=UserWarning)
-            return rows
-        return padding.kept(batch_idx, rows)
+            rank_zero_warn(f"{type(self).__name__}: {unknown.warning(what)}", category=UserWarning)
+        return kept
 
     def _evaluate(
         self, batch: Any, batch_idx: int, metrics: MetricCollection, prefix: str

@@ -3,7 +3,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from hyra_lightning.batch import distributed_padding, eval_dataloader
+from hyra_lightning.batch import distributed_padding, eval_dataloader, unrepeated_rows
 from hyra_lightning.data import UnpaddedDistributedSampler
 
 
@@ -44,6 +44,12 @@ def test_distributed_padding_none_or_unknown() -> None:
     assert "UnpaddedDistributedSampler" in padding.warning("validation")
     with pytest.raises(ValueError, match="known"):
         padding.kept(0, 1)
+    shifted = DataLoader(torch.arange(3), sampler=Shifted(torch.arange(3), num_replicas=2, rank=1))
+    kept, unknown = unrepeated_rows(shifted, 0, 2)
+    assert kept == 2 and unknown is not None and not unknown.known
+    plain = DistributedSampler(torch.arange(3), num_replicas=2, rank=1, shuffle=False)
+    assert unrepeated_rows(DataLoader(torch.arange(3), batch_size=2, sampler=plain), 0, 2) == (1, None)
+    assert unrepeated_rows(DataLoader(torch.arange(3)), 0, 2) == (2, None)
 
 
 def test_eval_dataloader_picks_the_loader() -> None:

@@ -11,10 +11,10 @@ from typing_extensions import override
 
 from hyra_lightning.batch import (
     describe_outputs,
-    distributed_padding,
     eval_dataloader,
     preds_target_from_outputs,
     split_batch,
+    unrepeated_rows,
 )
 from hyra_lightning.callbacks._base import MonitorCallback, discover_scale, resolve_model
 from hyra_lightning.callbacks._precision import PrecisionForward
@@ -227,13 +227,11 @@ class FrequencySimilarityMonitor(MonitorCallback):
         """How many leading rows of this batch are not repeats added by a padding distributed sampler."""
         if trainer.world_size == 1:
             return rows
-        padding = distributed_padding(eval_dataloader(trainer.val_dataloaders, dataloader_idx))
-        if padding is None:
-            return rows
-        if not padding.known:
-            self._warn_once("padding", padding.warning("validation"))
-            return rows
-        return padding.kept(batch_idx, rows)
+        loader = eval_dataloader(trainer.val_dataloaders, dataloader_idx)
+        kept, unknown = unrepeated_rows(loader, batch_idx, rows)
+        if unknown is not None:
+            self._warn_once("padding", unknown.warning("validation"))
+        return kept
 
     @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
