@@ -199,7 +199,7 @@ def fit_summary(
     from hyra_lightning.callbacks._base import PrecisionForward
 
     scale = module.scale
-    loader = datamodule.val_dataloader()
+    loader = datamodule.val_dataloader(distributed=False)  # every crop, also on rank zero of a DDP run
     device = module.device
     # Scores of the model as trained (half weights need half inputs); the probe and HyRA below measure in
     # full precision on their own.

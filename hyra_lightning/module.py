@@ -14,12 +14,13 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from hyra_lightning.batch import split_batch
+from hyra_lightning.batch import eval_dataloader, split_batch, unrepeated_rows
 from hyra_lightning.checks import check_choice, check_float, check_instance, check_int, fail
 from hyra_lightning.functional.image_scores import crop_border_pixels
 from hyra_lightning.losses import loss_term, loss_weights
@@ -188,6 +189,12 @@ class SuperResolutionModule(LightningModule):
       ``val/fsds``.
     - ``predict_step`` returns the clamped SR images.
 
+    Under DDP the validation and test numbers are those of one process: every metric, ``val/loss``
+    included, synchronises sums and counts over the images of all processes, and images that a padding
+    distributed sampler repeats (Lightning's default when the images do not divide by the processes) are
+    dropped before scoring; :class:`~hyra_lightning.data.SRDataModule` does not repeat any. When a sampler
+    repeats images in an order that cannot be followed, the module warns once.
+
     Args:
         model: any SR network mapping ``N x C x h x w`` to ``N x C x sh x sw``. Typed ``nn.Module`` so that
             LightningCLI accepts a ``class_path`` (for example ``hyra_lightning.models.EDSR``). It is not
@@ -277,6 +284,8 @@ class SuperResolutionModule(LightningModule):
         self.crop_border = scale if crop_border is None else crop_border
         self.val_metrics = _make_metrics(prefix="val/")
         self.test_metrics = _make_metrics(prefix="test/")
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
 
     def forward(self, lr: Tensor) -> Tensor:
         """Super-resolve ``N x C x h x w`` LR images (unclamped)."""
@@ -311,22 +320,47 @@ class SuperResolutionModule(LightningModule):
             self.log(train_loss_term(name), value.detach(), on_step=True, on_epoch=False, batch_size=n)
         return loss
 
-    def _evaluate(self, batch: Any, metrics: MetricCollection, prefix: str) -> dict[str, Tensor]:
+    def _unrepeated_rows(self, prefix: str, batch_idx: int, rows: int) -> int:
+        """How many leading rows of this evaluation batch are not repeats added by a distributed sampler."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size == 1:
+            return rows
+        loaders = trainer.val_dataloaders if prefix == "val/" else trainer.test_dataloaders
+        kept, unknown = unrepeated_rows(eval_dataloader(loaders), batch_idx, rows)
+        if unknown is not None and not getattr(self, "_warned_padding", False):
+            self._warned_padding = True
+            what = "validation" if prefix == "val/" else "test"
+            rank_zero_warn(f"{type(self).__name__}: {unknown.warning(what)}", category=UserWarning)
+        return kept
+
+    def _evaluate(
+        self, batch: Any, batch_idx: int, metrics: MetricCollection, prefix: str
+    ) -> dict[str, Tensor]:
         sr, hr = self._forward_pair(batch)
-        self.log(f"{prefix}loss", self._loss(sr, hr)[0], on_step=False, on_epoch=True, batch_size=hr.shape[0])
+        # Under DDP, rows that a padding distributed sampler repeats are dropped: every image counts once.
+        size = hr.shape[0]
+        rows = self._unrepeated_rows(prefix, batch_idx, size)
+        sr, hr = sr[:rows], hr[:rows]
+        # sums and counts synchronised across processes (torchmetrics), the mean over all images: the number
+        # of one process (Lightning's `sync_dist` of a batch-size-weighted mean truncates the counts on gloo)
+        loss = getattr(self, f"{prefix[:-1]}_loss")
+        if rows:
+            loss.update(self._loss(sr, hr)[0].detach(), weight=rows)
+        self.log(f"{prefix}loss", loss, on_step=False, on_epoch=True, batch_size=size)
         sr = crop_border_pixels(sr.detach().float().clamp(0.0, 1.0), self.crop_border)
         hr = crop_border_pixels(hr.float(), self.crop_border)
-        metrics.update(sr, hr)
+        if rows:
+            metrics.update(sr, hr)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=prefix == "val/")
         return {"preds": sr, "target": hr}
 
     def validation_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """Score the clamped SR output; returns ``{"preds": sr, "target": hr}`` as scored (cropped)."""
-        return self._evaluate(batch, self.val_metrics, "val/")
+        return self._evaluate(batch, batch_idx, self.val_metrics, "val/")
 
     def test_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """As :meth:`validation_step`, logging ``test/...``."""
-        return self._evaluate(batch, self.test_metrics, "test/")
+        return self._evaluate(batch, batch_idx, self.test_metrics, "test/")
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Return ``model(lr).clamp(0, 1)`` for a batch (dict, pair or LR tensor)."""

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import Callback, Trainer
 from torch import nn
+from torch.utils.data import DataLoader
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from hyra_lightning.data import SRDataModule
@@ -314,3 +315,112 @@ def test_resume_with_more_steps_holds_the_cosine_at_its_final_value(tmp_path: Pa
     assert first == pytest.approx([1e-2 * (1 + math.cos(math.pi * k / 6)) / 2 for k in range(6)], abs=1e-12)
     resumed = fit(10, str(tmp_path / "a" / "last.ckpt"), tmp_path / "b")
     assert resumed == [0.0] * 4  # steps 6..9: held at the final value, not climbing back up
+
+
+class _PlainLoaders(SRDataModule):
+    """Validation crops in a plain ``DataLoader``: under DDP Lightning puts in its padding sampler."""
+
+    def val_dataloader(self) -> DataLoader:
+        assert self.val_dataset is not None
+        return DataLoader(self.val_dataset, batch_size=self.val_batch_size, shuffle=False)
+
+
+def _evaluate_on(
+    root: Path, devices: int, state: dict[str, torch.Tensor], data_class: type[SRDataModule] = SRDataModule
+) -> dict[str, dict[str, float]]:
+    """``fit`` (one step that does not move the weights) then ``validate``, on 1 or 2 CPU processes.
+
+    3 validation crops: 2 processes cannot split them evenly. Returns the module's ``val/...`` numbers and
+    the monitors' scalars (read back from TensorBoard) of both runs.
+    """
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from hyra_lightning.callbacks import FrequencySimilarityMonitor, HyRAMonitor
+    from tests.callbacks.helpers import read_events
+
+    def run(name: str) -> tuple[Trainer, SuperResolutionModule, SRDataModule]:
+        module = SuperResolutionModule(_tiny(), scale=2, lr=1e-30)  # Adam's step is ~lr: the weights stay
+        module.load_state_dict(state)
+        data = data_class(
+            scale=2,
+            patch_size=8,
+            batch_size=2,
+            train_samples_per_epoch=4,
+            val_crop_size=32,
+            val_crops_per_image=3,
+            val_photos=("astronaut",),
+            val_batch_size=4,
+        )
+        callbacks = [
+            FrequencySimilarityMonitor(num_bands=4, log_curve=False, log_band_map=False, blocking=True),
+            HyRAMonitor(num_images=2, size=9, blocking=True),
+        ]
+        trainer = _trainer(
+            root,
+            devices=devices,
+            strategy="ddp_spawn" if devices > 1 else "auto",
+            max_epochs=1,
+            limit_train_batches=1,
+            logger=TensorBoardLogger(str(root), name=name, version=0),
+            callbacks=callbacks,
+        )
+        return trainer, module, data
+
+    numbers: dict[str, dict[str, float]] = {}
+    trainer, module, data = run("fit")
+    trainer.fit(module, datamodule=data)
+    numbers["fit"] = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    trainer, module, data = run("validate")
+    (results,) = trainer.validate(module, datamodule=data)
+    numbers["validate"] = {k: float(v) for k, v in results.items()}
+    for name in ("fit", "validate"):
+        events = read_events(root / name / "version_0")
+        for tag in events.Tags()["scalars"]:
+            if tag.startswith(("fsds/", "hyra/")):
+                numbers[name][tag] = events.Scalars(tag)[-1].value
+    return numbers
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_ddp_validation_numbers_equal_one_process_when_the_crops_do_not_divide(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    state = SuperResolutionModule(_tiny(), scale=2).state_dict()
+    single = _evaluate_on(tmp_path / "single", 1, state)
+    # SRDataModule's unpadded sampler, and Lightning's padding sampler, whose repeats are left out
+    for data_class in (SRDataModule, _PlainLoaders):
+        ddp = _evaluate_on(tmp_path / data_class.__name__, 2, state, data_class)
+        for run in ("fit", "validate"):
+            expected = {
+                "val/loss",
+                "val/psnr",
+                "val/ssim",
+                "val/fsds",
+                "fsds/val",
+                "hyra/nonlinear_energy_ratio",
+            }
+            assert expected <= set(single[run]), sorted(single[run])
+            assert {f"fsds/band_{k:02d}" for k in range(4)} <= set(single[run])
+            assert sorted(ddp[run]) == sorted(single[run])
+            for key, value in single[run].items():
+                if key.startswith("hyra/") and data_class is _PlainLoaders:
+                    continue  # Lightning's sampler deals the crops out in turn: rank 0's first batch differs
+                assert ddp[run][key] == pytest.approx(value, rel=1e-5, abs=1e-7), (data_class, run, key)
+            assert single[run]["fsds/val"] == pytest.approx(single[run]["val/fsds"], rel=1e-5)
+
+
+def test_evaluation_leaves_out_the_repeats_of_a_padding_sampler() -> None:
+    from types import SimpleNamespace
+
+    from tests.callbacks.test_frequency_similarity_monitor import _padded_loader
+
+    module = SuperResolutionModule(_tiny(), scale=2)
+    assert module._unrepeated_rows("val/", 0, 2) == 2  # no trainer
+    module._trainer = SimpleNamespace(
+        world_size=2, val_dataloaders=_padded_loader(True), test_dataloaders=None
+    )
+    assert module._unrepeated_rows("val/", 0, 2) == 1
+    assert module._unrepeated_rows("test/", 0, 2) == 2
+    module._trainer.val_dataloaders = _padded_loader(False)
+    with pytest.warns(UserWarning, match="SuperResolutionModule: under DDP.*validation data loader"):
+        assert module._unrepeated_rows("val/", 0, 2) == 2

@@ -9,7 +9,13 @@ import torch
 from torch import Tensor
 from typing_extensions import override
 
-from hyra_lightning.batch import describe_outputs, preds_target_from_outputs, split_batch
+from hyra_lightning.batch import (
+    describe_outputs,
+    eval_dataloader,
+    preds_target_from_outputs,
+    split_batch,
+    unrepeated_rows,
+)
 from hyra_lightning.callbacks._base import MonitorCallback, PrecisionForward, discover_scale, resolve_model
 from hyra_lightning.callbacks.fsds_logging import fsds_scalars, write_fsds_band_map, write_fsds_curve
 from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
@@ -75,7 +81,11 @@ class FrequencySimilarityMonitor(MonitorCallback):
 
     The metric lives on the module's device (moved in ``setup``) and is reset after every validation run.
     Under DDP every rank updates it with its own batches and ``compute`` syncs the sums across ranks, so the
-    logged value is the one of the whole validation set; only global rank zero writes.
+    logged value is the one of the whole validation set, equal to one process's; only global rank zero
+    writes. Images that a padding distributed sampler repeats (Lightning's default when the images do not
+    divide by the processes) are left out, so none counts twice; when a sampler repeats images in an order
+    that cannot be followed, the monitor warns once (use
+    :class:`~hyra_lightning.data.UnpaddedDistributedSampler`).
 
     Args:
         num_bands: number of equal bands of radial frequency in [0, sqrt(2)] for the curve.
@@ -202,13 +212,25 @@ class FrequencySimilarityMonitor(MonitorCallback):
             if pair is None:
                 return
         preds, target = pair
+        rows = self._unrepeated_rows(trainer, batch_idx, dataloader_idx, preds.shape[0])
         if self.metric.device != preds.device:
             self.metric.to(preds.device)
-        target = target.detach().to(preds.device)
-        self.metric.update(preds.detach(), target)
-        self._num_updates += 1
+        target = target.detach().to(preds.device)[:rows]
+        if rows:
+            self.metric.update(preds.detach()[:rows], target)
+            self._num_updates += 1
         if self.compare_bicubic and self.log_curve:
             self._update_bicubic(trainer, pl_module, batch, batch_idx, dataloader_idx, target)
+
+    def _unrepeated_rows(self, trainer: pl.Trainer, batch_idx: int, dataloader_idx: int, rows: int) -> int:
+        """How many leading rows of this batch are not repeats added by a padding distributed sampler."""
+        if trainer.world_size == 1:
+            return rows
+        loader = eval_dataloader(trainer.val_dataloaders, dataloader_idx)
+        kept, unknown = unrepeated_rows(loader, batch_idx, rows)
+        if unknown is not None:
+            self._warn_once("padding", unknown.warning("validation"))
+        return kept
 
     @override
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -382,12 +404,12 @@ class FrequencySimilarityMonitor(MonitorCallback):
             if self._bicubic_run:
                 self._bicubic_key = key
                 self.bicubic_curve = None
-        if not self._bicubic_run or lr is None:
+        if not self._bicubic_run or lr is None or target.shape[0] == 0:
             return
         scale = discover_scale(pl_module, resolve_model(pl_module, self.submodule), self.scale)
         if scale is None:
             scale = max(1, round(target.shape[-1] / lr.shape[-1]))
-        up = bicubic_upsample(lr.detach().to(target.device), scale)
+        up = bicubic_upsample(lr.detach()[: target.shape[0]].to(target.device), scale)
         dh, dw = up.shape[-2] - target.shape[-2], up.shape[-1] - target.shape[-1]
         if dh < 0 or dw < 0 or dh % 2 or dw % 2 or up.shape[:2] != target.shape[:2]:
             self._warn_once(

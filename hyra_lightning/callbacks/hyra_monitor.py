@@ -58,7 +58,11 @@ class HyRAMonitor(MonitorCallback):
     response at the same step with the same probe options, that response is reused instead of probing again.
 
     The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
-    forward pass); only global rank zero writes. The decomposition runs on the training thread; the scalars,
+    forward pass); only global rank zero writes, the analysis of its own first batch. That batch starts with
+    the first validation images under :class:`~hyra_lightning.data.SRDataModule` (whose
+    :class:`~hyra_lightning.data.UnpaddedDistributedSampler` gives rank zero the first block of images), so the
+    numbers are those of one process when it holds ``num_images`` images; Lightning's own distributed sampler
+    deals the images out in turn and gives rank zero other images. The decomposition runs on the training thread; the scalars,
     panels and writing run on a background thread (see ``blocking``). The forward passes run in full
     precision whatever the trainer's precision (autocast and TF32 off, float32; half-precision weights seen
     through float32 copies).

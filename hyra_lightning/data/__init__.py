@@ -16,6 +16,7 @@ _LAZY = {
     "SRPatchDataset": "hyra_lightning.data.datamodule",
     "SRCropDataset": "hyra_lightning.data.datamodule",
     "EpochSampler": "hyra_lightning.data.datamodule",
+    "UnpaddedDistributedSampler": "hyra_lightning.data.datamodule",
     "bicubic_downsample": "hyra_lightning.data.datamodule",
 }
 

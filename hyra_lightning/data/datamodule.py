@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data.distributed import DistributedSampler
 
 from hyra_lightning.checks import check_int
 from hyra_lightning.data.photos import PHOTO_NAMES, load_photo
@@ -45,6 +46,7 @@ __all__ = [
     "SRCropDataset",
     "SRDataModule",
     "SRPatchDataset",
+    "UnpaddedDistributedSampler",
     "bicubic_downsample",
 ]
 
@@ -231,6 +233,52 @@ class EpochSampler(Sampler[int]):
         start = self.epoch * self.length
         skip, self._skip = self._skip, 0
         return iter(range(start + skip, start + self.length))
+
+
+class UnpaddedDistributedSampler(DistributedSampler):
+    """Split an evaluation set across processes without repeating any sample: each is scored exactly once.
+
+    torch's ``DistributedSampler`` (which Lightning puts into every data loader under DDP) pads the dataset
+    with repeated samples until it divides by the number of processes, so synchronised validation metrics
+    count some samples twice. This sampler gives each process a contiguous block of the dataset instead,
+    in order, the first ``len(dataset) % num_replicas`` processes one sample more than the others (rank zero
+    holds the first samples). Together with metrics that synchronise sums and counts, the scores of all
+    processes are those of one process. As a ``DistributedSampler``, Lightning keeps it in place. Processes
+    then see different numbers of batches, which is safe for evaluation (no gradient synchronisation); every
+    process needs at least one sample, so fewer samples than processes is an error.
+
+    Args:
+        dataset: the evaluation dataset.
+        num_replicas: number of processes; ``None`` reads the initialised process group.
+        rank: this process's rank; ``None`` reads the initialised process group.
+
+    Raises:
+        ValueError: when the dataset has fewer samples than there are processes.
+
+    Example:
+        >>> [list(UnpaddedDistributedSampler(range(5), num_replicas=2, rank=r)) for r in (0, 1)]
+        [[0, 1, 2], [3, 4]]
+    """
+
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
+        size = len(dataset)
+        if size < self.num_replicas:
+            raise ValueError(
+                f"Expected at least one evaluation sample per process, got {size} samples for "
+                f"{self.num_replicas} processes. Add samples (for `SRDataModule`: `val_crops_per_image` or more "
+                "validation images) or run on fewer devices."
+            )
+        quotient, remainder = divmod(size, self.num_replicas)
+        self.start = self.rank * quotient + min(self.rank, remainder)
+        self.num_samples = quotient + (self.rank < remainder)
+        self.total_size = size  # nothing added: no sample is scored twice
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start, self.start + self.num_samples))
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 class ResumableDataLoader(DataLoader):
@@ -422,6 +470,11 @@ class SRDataModule(LightningDataModule):
             others are used for training when ``train_dir`` is ``None``.
         pin_memory: passed to the data loaders.
 
+    Under DDP (a process group of several processes is up when the loaders are made) the validation, test
+    and predict loaders split the crops with :class:`UnpaddedDistributedSampler`: every crop is scored exactly
+    once, and the synchronised scores equal those of one process. Training batches keep Lightning's
+    distributed sampler.
+
     Example:
         >>> dm = SRDataModule(scale=2, patch_size=16, batch_size=4, train_samples_per_epoch=8)
         >>> dm.setup("fit")
@@ -528,24 +581,34 @@ class SRDataModule(LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def _eval_dataloader(self) -> DataLoader:
+    def _eval_dataloader(self, distributed: bool = True) -> DataLoader:
         if self.val_dataset is None:
             self.setup("validate")
         assert self.val_dataset is not None
         batch_size = self.val_batch_size
         if batch_size is None:
             batch_size = self.batch_size if self.val_crop_size is not None else 1
+        sampler = None
+        if distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
+            if torch.distributed.get_world_size() > 1:
+                sampler = UnpaddedDistributedSampler(self.val_dataset)
         return DataLoader(
             self.val_dataset,
             batch_size=batch_size,
+            sampler=sampler,
             shuffle=False,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
         )
 
-    def val_dataloader(self) -> DataLoader:
-        """The fixed validation crops, in a fixed order."""
-        return self._eval_dataloader()
+    def val_dataloader(self, distributed: bool = True) -> DataLoader:
+        """The fixed validation crops, in a fixed order.
+
+        Args:
+            distributed: under DDP, give this process its share of the crops (what Lightning's validation
+                needs); ``False`` gives every crop to every process (to score the whole set on one rank).
+        """
+        return self._eval_dataloader(distributed)
 
     def test_dataloader(self) -> DataLoader:
         """The validation crops."""

@@ -86,3 +86,37 @@ def test_state_dict_round_trip():
     assert other.history[0] == [4, 12] and other.history[1][0] == [30.0, 20.0]
     assert torch.equal(other.bicubic_curve, monitor.bicubic_curve)
     assert monitor.state_key != FrequencySimilarityMonitor(reference="preds").state_key
+
+
+def _padded_loader(in_order: bool, rank: int = 1) -> torch.utils.data.DataLoader:
+    """3 samples on 2 processes: torch's sampler repeats sample 0 as rank 1's second row."""
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    class Reversed(DistributedSampler):  # an order that cannot be followed
+        def __iter__(self):
+            return iter(reversed(list(super().__iter__())))
+
+    kind = DistributedSampler if in_order else Reversed
+    data = torch.arange(3)
+    return DataLoader(data, batch_size=2, sampler=kind(data, num_replicas=2, rank=rank, shuffle=False))
+
+
+def test_padded_duplicates_are_left_out_or_warned_once() -> None:
+    from types import SimpleNamespace
+
+    monitor = FrequencySimilarityMonitor(num_bands=4)
+    trainer = SimpleNamespace(world_size=2, val_dataloaders=[_padded_loader(True)])
+    assert monitor._unrepeated_rows(trainer, 0, 0, 2) == 1  # rank 1's rows: sample 1, then a repeat of 0
+    trainer.val_dataloaders = _padded_loader(True, rank=0)
+    assert monitor._unrepeated_rows(trainer, 0, 0, 2) == 2
+    trainer.val_dataloaders = [_padded_loader(False)]
+    with pytest.warns(UserWarning, match="repeats 1 sample.*UnpaddedDistributedSampler"):
+        assert monitor._unrepeated_rows(trainer, 0, 0, 2) == 2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        monitor._unrepeated_rows(trainer, 1, 0, 2)  # once
+    trainer.world_size = 1
+    assert monitor._unrepeated_rows(trainer, 0, 0, 2) == 2

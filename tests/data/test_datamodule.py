@@ -400,3 +400,45 @@ def test_float_tiff_out_of_range_named_when_read(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"radiance\.tif.*\[2\.5, 2\.5\]"):
         dm.setup("validate")
         dm.val_dataset[0]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("num_replicas", [1, 2, 3])
+def test_unpadded_distributed_sampler_scores_every_sample_once(size: int, num_replicas: int) -> None:
+    from hyra_lightning.data import UnpaddedDistributedSampler
+
+    if size < num_replicas:
+        with pytest.raises(ValueError, match="at least one evaluation sample per process"):
+            UnpaddedDistributedSampler(range(size), num_replicas=num_replicas, rank=0)
+        return
+    shards = [
+        list(UnpaddedDistributedSampler(range(size), num_replicas=num_replicas, rank=r))
+        for r in range(num_replicas)
+    ]
+    assert [i for shard in shards for i in shard] == list(range(size))  # each once, in order, rank zero first
+    assert [len(s) for s in shards] == [
+        len(UnpaddedDistributedSampler(range(size), num_replicas=num_replicas, rank=r))
+        for r in range(num_replicas)
+    ]
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+def test_validation_loader_is_not_padded_under_ddp(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torch.utils.data.distributed import DistributedSampler
+
+    from hyra_lightning.data import UnpaddedDistributedSampler
+
+    dm = SRDataModule(
+        scale=2, batch_size=4, val_crop_size=32, val_crops_per_image=3, val_photos=("astronaut",)
+    )
+    assert not isinstance(dm.val_dataloader().sampler, DistributedSampler)  # no process group: all crops
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda group=None: 2)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda group=None: 1)
+    for loader in (dm.val_dataloader(), dm.test_dataloader()):
+        # a DistributedSampler: Lightning keeps it instead of putting in its padding one
+        assert isinstance(loader.sampler, UnpaddedDistributedSampler)
+        assert list(loader.sampler) == [2]
+    # every crop on this process, to score the whole set on one rank (the CLI's fit summary)
+    assert len(dm.val_dataloader(distributed=False).dataset) == 3
+    assert not isinstance(dm.val_dataloader(distributed=False).sampler, DistributedSampler)
