@@ -106,7 +106,8 @@ class HyRALightningCLI(LightningCLI):
         error = parser.error
 
         def error_with_hint(message: str, ex: Exception | None = None) -> Any:
-            missing = re.search(r"\b(\w+)\.model\.model\b", message)  # wording differs by jsonargparse version
+            # "required: fit.model.model" or 'Key "fit.model.model" is required' (older jsonargparse)
+            missing = re.search(r"\b(\w+)\.model\.model\b", message)
             if missing and "required" in message:
                 message += _NO_MODEL_HINT.format(sub=missing.group(1))
             return error(message, ex)
