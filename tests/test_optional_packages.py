@@ -3,9 +3,11 @@
 A static reading of the test files: a test needs a package when it (or a helper or fixture of its module it
 uses) imports it, builds a Lightning logger that refuses to exist without it (``WandbLogger``,
 ``MLFlowLogger``, also by class path in a config), or imports a module that needs it at import time. Such a test
-is guarded by ``@pytest.mark.requires("pkg")`` on itself, its class or its module (``pytestmark``), or by
-``pytest.importorskip("pkg")`` in its module or its own body. Third-party imports that are neither a dependency
-nor listed in ``tests/optional.py`` are reported too, so the list stays complete.
+carries ``@pytest.mark.requires("pkg")`` on itself, its class or its module (``pytestmark``): the root conftest
+skips it where ``pkg`` does not import, and ``pytest -m requires`` selects exactly the tests that need an optional
+package (CI's "extras" environment). A module that imports ``pkg`` when imported calls
+``pytest.importorskip("pkg")`` first, and marks its tests too. Third-party imports that are neither a dependency
+nor listed in ``tests/optional.py`` are reported, so the list stays complete.
 """
 
 from __future__ import annotations
@@ -85,13 +87,14 @@ def _importorskips(node: ast.AST) -> set[str]:
 class _Scope:
     needs: set[str] = field(default_factory=set)  # optional packages used directly
     calls: set[str] = field(default_factory=set)  # names called (helpers of the same module)
-    guards: set[str] = field(default_factory=set)  # importorskip in its body, requires on it
+    guards: set[str] = field(default_factory=set)  # `requires` marks on it
 
 
 @dataclass
 class _File:
     path: pathlib.Path
-    guards: set[str]  # module-level importorskip and pytestmark
+    guards: set[str]  # module-level `pytestmark` requires
+    skips: set[str]  # module-level importorskip
     top_needs: set[str]  # needed by the import of the module itself
     functions: dict[str, _Scope]  # module-level functions and fixtures, and Class.method
     tests: dict[str, tuple[ast.FunctionDef, set[str]]]  # test id -> (node, guards of its class)
@@ -150,7 +153,7 @@ _CACHE: dict[pathlib.Path, _File] = {}
 def _read(path: pathlib.Path) -> _File:
     """The reading of one file (cached; a module met again while it is read, an import cycle, needs nothing)."""
     if path not in _CACHE:
-        _CACHE[path] = _File(path, set(), set(), {}, {}, set())  # in progress
+        _CACHE[path] = _File(path, set(), set(), set(), {}, {}, set())  # in progress
         _CACHE[path] = _read_file(path)
     return _CACHE[path]
 
@@ -167,6 +170,7 @@ def _read_file(path: pathlib.Path) -> _File:
                 if isinstance(target, ast.Name):
                     constants[target.id] = values
     guards: set[str] = set()
+    skips: set[str] = set()
     top_needs: set[str] = set()
     unknown: set[str] = set()
     functions: dict[str, _Scope] = {}
@@ -194,7 +198,7 @@ def _read_file(path: pathlib.Path) -> _File:
                 getattr(t, "id", "") == "pytestmark" for t in stmt.targets
             ):
                 guards |= _requires(stmt.value, constants)
-            guards |= _importorskips(stmt)
+            skips |= _importorskips(stmt)
             needs, _, found = _uses(stmt, module_level=True)
             top_needs |= needs
             unknown |= found
@@ -202,12 +206,12 @@ def _read_file(path: pathlib.Path) -> _File:
         for name, node, class_guards in defs:
             needs, calls, found = _uses(node, module_level=False)
             unknown |= found
-            own = _importorskips(node) | set().union(*(_requires(d, constants) for d in node.decorator_list))
+            own = set().union(*(_requires(d, constants) for d in node.decorator_list))
             functions[name] = _Scope(needs=needs, calls=calls, guards=own)
             if node.name.startswith("test"):
                 tests[name] = (node, class_guards)
-    top_needs -= guards
-    return _File(path, guards, top_needs, functions, tests, unknown)
+    top_needs -= skips
+    return _File(path, guards, skips, top_needs, functions, tests, unknown)
 
 
 def _fixtures_of(path: pathlib.Path) -> dict[str, _Scope]:
@@ -250,6 +254,11 @@ def unguarded() -> list[str]:
         if info.top_needs:
             problems.append(
                 f"{rel} imports {sorted(info.top_needs)} at module level: call pytest.importorskip first"
+            )
+        if info.skips - info.guards:
+            marks = ", ".join(f'"{m}"' for m in sorted(info.skips - info.guards))
+            problems.append(
+                f"{rel} calls pytest.importorskip: mark its tests, pytestmark = pytest.mark.requires({marks})"
             )
         scopes = {**_fixtures_of(path), **info.functions}
         for test, (node, class_guards) in info.tests.items():
@@ -324,6 +333,7 @@ class TestGroup:
         "tests/test_fake.py::test_helper",
         "tests/test_fake.py::test_fixture",
         "tests/test_fake.py::test_config",
+        "tests/test_fake.py::test_importorskip",  # skipped, but not selected by `-m requires`
     ]
     fake.write_text("import wandb\n")
     _CACHE.clear()
@@ -332,7 +342,13 @@ class TestGroup:
     ]
     fake.write_text('import pytest\nwandb = pytest.importorskip("wandb")\nimport wandb.sdk\nimport pyiqa_x\n')
     _CACHE.clear()
-    assert unguarded() == [] and _read(fake).unknown == {"pyiqa_x"}
+    assert unguarded() == [
+        'tests/test_fake.py calls pytest.importorskip: mark its tests, pytestmark = pytest.mark.requires("wandb")'
+    ]
+    assert _read(fake).unknown == {"pyiqa_x"}
+    fake.write_text(fake.read_text() + 'pytestmark = pytest.mark.requires("wandb")\n')
+    _CACHE.clear()
+    assert unguarded() == []
     _CACHE.clear()
 
 

@@ -12,16 +12,24 @@ def _bash_blocks(text: str) -> list[str]:
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
 
 
-def test_readme_opens_with_two_commands_and_ci_runs_the_test_one_verbatim():
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one_verbatim_in_a_new_empty_venv():
     readme = (ROOT / "README.md").read_text()
     blocks = _bash_blocks(readme)
     assert len(blocks) >= 2
     main_cmd, test_cmd = blocks[0], blocks[1]
     assert main_cmd.startswith("pip install torch==2.13.0")
-    assert "pytest" in test_cmd
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test_cmd.startswith("pip install torch==2.13.0") and test_cmd.endswith("python -m pytest -q")
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert test_cmd in ci, "the README's test command must appear verbatim as a line of .ci/run"
-    assert ci.index("python -m pip install torch==2.13.0") < ci.index(test_cmd)
+    run = ci.index(test_cmd)
+    made = [i for i, line in enumerate(ci[:run]) if re.match(r"python -m venv ", line)]
+    assert made, "the README's test command must run in a virtual environment that .ci/run makes first"
+    venv = ci[made[-1]].split()[-1].strip('"')
+    steps = [line.replace('"', "") for line in ci[made[-1] + 1 : run]]
+    assert f"source {venv}/bin/activate" in steps, "the README's commands run with its venv activated"
+    installs = [line for line in steps if re.search(r"\b(pip|uv)\b.*\binstall\b", line)]
+    assert installs == [], f"nothing but what the README says is installed before its command: {installs}"
+    assert ci.index(test_cmd) < min(i for i, line in enumerate(ci) if line.startswith("venv_suite "))
 
 
 def test_no_pytorch_lightning_imports():
