@@ -17,11 +17,11 @@ import importlib.util
 OPTIONAL_PACKAGES: dict[str, str] = {
     "wandb": 'pip install "hyra-lightning[wandb]"',
     "mlflow": 'pip install "hyra-lightning[mlflow]"',
-    "sqlalchemy": 'pip install "hyra-lightning[mlflow]" (MLflow\'s SQLite store)',
-    "alembic": 'pip install "hyra-lightning[mlflow]" (MLflow\'s SQLite store)',
-    "spandrel": 'pip install "hyra-lightning[zoo]" (with a torchvision built for the installed torch)',
-    "torchvision": 'pip install "hyra-lightning[zoo]" (a torchvision built for the installed torch)',
-    "safetensors": 'pip install "hyra-lightning[zoo]"',
+    "sqlalchemy": 'pip install "hyra-lightning[mlflow]"',  # MLflow's SQLite store
+    "alembic": 'pip install "hyra-lightning[mlflow]"',
+    "spandrel": 'pip install "hyra-lightning[zoo]", with a torchvision built for the installed torch',
+    "torchvision": 'pip install "hyra-lightning[zoo]", with a torchvision built for the installed torch',
+    "safetensors": 'pip install "hyra-lightning[zoo]", with a torchvision built for the installed torch',
     "playwright": "pip install playwright && playwright install chromium",
     "captum": "pip install captum",
     "focal_frequency_loss": "pip install focal-frequency-loss",
@@ -59,7 +59,10 @@ def available(name: str) -> bool:
 
 def missing_reason(names: tuple[str, ...]) -> str | None:
     """The skip reason for a test that needs ``names``, or ``None`` when all of them import."""
-    missing = [name for name in names if not available(name)]
-    if not missing:
+    by_command: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        if not available(name):
+            by_command.setdefault(OPTIONAL_PACKAGES[name], []).append(name)
+    if not by_command:
         return None
-    return "needs " + "; ".join(f"{name} ({OPTIONAL_PACKAGES[name]})" for name in missing)
+    return "needs " + "; ".join(f"{', '.join(found)} ({command})" for command, found in by_command.items())

@@ -369,8 +369,8 @@ def test_requires_names_the_install_command_of_a_missing_package(monkeypatch):
     optional.available.cache_clear()
     monkeypatch.setattr(optional.importlib.util, "find_spec", lambda name: None)
     try:
-        assert optional.missing_reason(("wandb", "mlflow")) == (
-            'needs wandb (pip install "hyra-lightning[wandb]"); mlflow (pip install "hyra-lightning[mlflow]")'
+        assert optional.missing_reason(("wandb", "mlflow", "sqlalchemy")) == (
+            'needs wandb (pip install "hyra-lightning[wandb]"); mlflow, sqlalchemy (pip install "hyra-lightning[mlflow]")'
         )
     finally:
         optional.available.cache_clear()
