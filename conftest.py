@@ -2,7 +2,9 @@
 
 ``python -m pytest -q`` collects both (``testpaths`` and ``--doctest-modules`` in pyproject.toml). Every test
 and every docstring example runs with matplotlib's Agg backend and ``torch.manual_seed(0)``; modules whose
-optional dependency is missing are not collected for their examples.
+optional dependency is missing are not collected for their examples, and tests marked
+``@pytest.mark.requires("pkg")`` are skipped where ``pkg`` does not import (tests/optional.py lists the optional
+packages).
 """
 
 from __future__ import annotations
@@ -15,11 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest
 import torch
 
-#: Modules that import an optional extra: their docstring examples are skipped when it is missing.
-_OPTIONAL = {
-    "hyra_lightning/callbacks/sinks/wandb.py": "wandb",
-    "hyra_lightning/callbacks/sinks/mlflow.py": "mlflow",
-}
+from tests.optional import DOCTEST_MODULES_NEEDING, missing_reason
 
 
 def _missing(package: str) -> bool:
@@ -29,7 +27,15 @@ def _missing(package: str) -> bool:
         return True
 
 
-collect_ignore = [path for path, package in _OPTIONAL.items() if _missing(package)]
+collect_ignore = [path for path, package in DOCTEST_MODULES_NEEDING.items() if _missing(package)]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``@pytest.mark.requires("pkg", ...)`` where one of the packages does not import."""
+    names = tuple(name for mark in item.iter_markers("requires") for name in mark.args)
+    reason = missing_reason(names) if names else None
+    if reason is not None:
+        pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+import hyra_lightning.callbacks  # noqa: F401  (the monitors become known subclasses in `--trainer.callbacks` help)
 from hyra_lightning.batch import split_batch
+from hyra_lightning.commands import COMMANDS, SUMMARIES
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
 
@@ -48,6 +51,23 @@ SR_NETWORKS: tuple[str, ...] = (
     "hyra_lightning.models.ESPCN",
     "hyra_lightning.models.BicubicUpsampler",
     "hyra_lightning.models.SincUpsampler",
+)
+
+
+#: One line per LightningCLI subcommand for ``hyra-lightning --help`` (Lightning's own lines are the first line of
+#: the Trainer methods' docstrings, which ends mid-sentence for ``test`` and ``predict``).
+SUBCOMMAND_SUMMARIES: dict[str, str] = {
+    "fit": "Train a network (start with: hyra-lightning fit --config configs/quickstart.yaml).",
+    "validate": "Run one evaluation epoch over the validation set (e.g. of a checkpoint: --ckpt_path).",
+    "test": "Run one evaluation epoch over the test set (the data module's validation crops).",
+    "predict": "Run the network on the prediction set (the data module's validation crops) and return its outputs.",
+}
+
+#: Appended to the parser's error when no network is given (``hyra-lightning fit`` without a config).
+_NO_MODEL_HINT = (
+    ": no network given. Start from the quickstart's config, `hyra-lightning {sub} --config"
+    " configs/quickstart.yaml` (`--print_config` writes it out to edit), or name a network with"
+    " `--model.model hyra_lightning.models.EDSR` and the data with `--data.*`"
 )
 
 
@@ -67,6 +87,46 @@ class HyRALightningCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.scale", "model.scale")
         _offer_sr_networks(parser)
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Lightning's subcommands with whole one-line descriptions, then ``analyze`` and ``score``.
+
+        ``analyze`` and ``score`` are run by :func:`main` before LightningCLI parses anything; they are listed
+        here only so that ``hyra-lightning --help`` shows them (:meth:`parse_arguments` sends them back to
+        :func:`main`'s way when options come before them).
+        """
+        for name, summary in SUBCOMMAND_SUMMARIES.items():
+            kwargs.setdefault(name, {}).setdefault("description", summary)
+        super()._add_subcommands(parser, **kwargs)
+        subcommands = parser._subcommands_action
+        for choice in subcommands._choices_actions:  # argparse's list entries (name, help)
+            choice.help = SUBCOMMAND_SUMMARIES.get(choice.dest, choice.help)
+        for name in COMMANDS:
+            placeholder = LightningArgumentParser(description=SUMMARIES[name], add_help=False)
+            subcommands.add_subcommand(name, placeholder, help=SUMMARIES[name])
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse as LightningCLI does; a missing network gets a pointer to the quickstart's config."""
+        error = parser.error
+
+        def error_with_hint(message: str, ex: Exception | None = None) -> Any:
+            # "required: fit.model.model" or 'Key "fit.model.model" is required' (older jsonargparse)
+            missing = re.search(r"\b(\w+)\.model\.model\b", message)
+            if missing and "required" in message:
+                message += _NO_MODEL_HINT.format(sub=missing.group(1))
+            return error(message, ex)
+
+        parser.error = error_with_hint  # type: ignore[method-assign]
+        try:
+            super().parse_arguments(parser, args)
+        finally:
+            del parser.error
+        subcommand = self.config.get("subcommand") if self.config is not None else None
+        if subcommand in COMMANDS:
+            parser.error(
+                f"Expected `{subcommand}` as the first argument, got options before it: run"
+                f" `hyra-lightning {subcommand} ...` (see `hyra-lightning {subcommand} --help`)."
+            )
 
     def before_fit(self) -> None:
         self._train_start = _TrainStart()
@@ -325,7 +385,7 @@ def _tensorboard_dir(trainer: Any) -> str | None:
 def main(args: list[str] | None = None) -> None:
     """Entry point of the ``hyra-lightning`` console script."""
     argv = sys.argv[1:] if args is None else list(args)
-    if argv and argv[0] in ("analyze", "score"):  # plain commands beside LightningCLI's subcommands
+    if argv and argv[0] in COMMANDS:  # plain commands beside LightningCLI's subcommands
         from hyra_lightning.commands import run_command
 
         raise SystemExit(run_command(argv[0], argv[1:]))

@@ -60,3 +60,49 @@ def test_floor_pins_are_the_declared_floors():
 def test_ci_runs_the_suite_on_the_floors():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^venv_suite floors \.ci/floor-requirements\.txt ", ci, flags=re.M)
+
+
+def _ci_extras(variable: str) -> set[str]:
+    ci = (ROOT / ".ci" / "run").read_text()
+    match = re.search(rf'^{variable}="([^"]*)"', ci, flags=re.M)
+    assert match, f"Expected .ci/run to set {variable}."
+    return set(match.group(1).split(","))
+
+
+def test_ci_runs_the_readme_environment_then_the_extras_then_the_floors():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = ci.index("pip install torch==2.13.0 && pip install")
+    # the extras environment runs what the readme one skipped: the tests marked `requires` (tests/optional.py)
+    extras = ci.index('-r .ci/extras-requirements.txt && $pip_ -e ".[$EXTRAS_EXTRAS]"')
+    assert ci.index('-m pytest -q -m requires', extras) > extras
+    floors = ci.index('venv_suite floors .ci/floor-requirements.txt "$FLOORS_EXTRAS"')
+    assert readme < extras < floors
+
+
+def test_extras_environment_installs_every_test_only_package():
+    from tests.optional import OPTIONAL_PACKAGES
+
+    ci = (ROOT / ".ci" / "run").read_text()
+    installed = set()
+    for variable in ("TEST_ONLY", "TEST_ONLY_NO_DEPS"):
+        match = re.search(rf'^{variable}="([^"]*)"', ci, flags=re.M)
+        assert match, f"Expected .ci/run to set {variable}."
+        installed |= {name.replace("-", "_") for name in match.group(1).split()}
+    # the packages of the extras come with the package's extras; pyiqa is listed but not used by any test yet
+    extras_packages = {"wandb", "mlflow", "sqlalchemy", "alembic", "spandrel", "torchvision", "safetensors"}
+    assert set(OPTIONAL_PACKAGES) - extras_packages - {"pyiqa"} <= installed
+
+
+def test_extras_environment_has_the_readme_torch_and_every_extra_but_zoo():
+    tomllib = pytest.importorskip("tomllib")
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    assert _ci_extras("EXTRAS_EXTRAS") == extras - {
+        "zoo"
+    }  # PyPI's torchvision does not load beside CPU torch
+    assert _ci_extras("FLOORS_EXTRAS") == extras
+    readme_torch = re.search(r"pip install (torch==[0-9.]+)", (ROOT / "README.md").read_text()).group(1)
+    pins = [
+        line.split("#")[0].strip()
+        for line in (ROOT / ".ci" / "extras-requirements.txt").read_text().splitlines()
+    ]
+    assert [pin for pin in pins if pin] == [readme_torch]

@@ -19,19 +19,7 @@ from hyra_lightning.analysis import impulse_response
 from hyra_lightning.data import load_photo
 from tests.conftest import run_cli
 
-
-def _spandrel_importable() -> bool:
-    try:
-        import spandrel  # noqa: F401
-    except Exception:  # ImportError, or a torchvision that does not match torch
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    not _spandrel_importable(),
-    reason='spandrel with a matching torchvision is not installed (pip install "hyra-lightning[zoo]")',
-)
+pytestmark = pytest.mark.requires("spandrel", "torchvision", "safetensors")
 
 DESCRIPTORS = ("dc_gain", "cutoff", "sinc_similarity", "negative_lobe", "stopband_leakage")
 

@@ -322,6 +322,8 @@ def analyze(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hyra-lightning analyze``."""
+    from hyra_lightning.commands import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="hyra-lightning analyze",
         description=(
@@ -330,7 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
             " .safetensors) of a published architecture (read with spandrel: pip install"
             ' "hyra-lightning[zoo]"), a checkpoint of `hyra-lightning fit`, or a reference: bicubic or sinc.'
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  hyra-lightning analyze lightning_logs/quickstart/version_0/checkpoints/last.ckpt bicubic\n"
+            "  hyra-lightning analyze RealESRGAN_x4plus.pth bicubic sinc --images my_hr_photos/ --out my_report\n"
+            "  hyra-lightning analyze bicubic sinc --scale 4\n"
+            "The report is OUT/report.html (with report.json and PNG figures beside it)."
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("models", nargs="+", metavar="MODEL", help="checkpoint files, or `bicubic` / `sinc`")
     parser.add_argument(

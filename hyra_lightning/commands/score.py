@@ -338,6 +338,8 @@ def score(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``hyra-lightning score``."""
+    from hyra_lightning.commands import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="hyra-lightning score",
         description=(
@@ -346,7 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
             " 0801_x4_SR.png and 0801_EDSR.png all pair with 0801.png (the longest fitting HR stem wins)."
             " Unmatched files, HR files claimed twice and size mismatches are listed and not scored."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  hyra-lightning score --sr results/EDSR_x4 --hr DIV2K_valid_HR --scale 4 --y-channel --out edsr_x4.md\n"
+            "  hyra-lightning score --sr results/EDSR_x4 --hr DIV2K_valid_HR --protocol paper --out table1.json"
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--sr", required=True, metavar="DIR", help="folder of SR images")
     parser.add_argument("--hr", required=True, metavar="DIR", help="folder of HR (ground-truth) images")

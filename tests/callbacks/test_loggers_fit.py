@@ -5,7 +5,6 @@ MlflowClient), CSVLogger (PNG files); and one fit with all of them at once."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import warnings
 from pathlib import Path
@@ -29,8 +28,8 @@ from tests.callbacks.helpers import PhotoData, SRModule, image_steps, make_train
 
 pytestmark = pytest.mark.slow
 
-_HAS_WANDB = importlib.util.find_spec("wandb") is not None
-_HAS_MLFLOW = all(importlib.util.find_spec(name) is not None for name in ("mlflow", "sqlalchemy", "alembic"))
+#: MLflow with its SQLite store.
+_MLFLOW = ("mlflow", "sqlalchemy", "alembic")
 
 #: Every image tag of the fit below and its steps: probes at 0, 3, 6; validations at 3 and 6.
 EXPECTED = {
@@ -123,8 +122,6 @@ def _check_mlflow(logger: MLFlowLogger, uri: str) -> None:
 
 @pytest.fixture
 def wandb_env(tmp_path, monkeypatch):
-    if not _HAS_WANDB:
-        pytest.skip("needs wandb (pip install hyra-lightning[wandb])")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -139,8 +136,6 @@ def _wandb_logger(tmp_path: Path) -> WandbLogger:
 
 
 def _mlflow_logger(tmp_path: Path) -> tuple[MLFlowLogger, str]:
-    if not _HAS_MLFLOW:
-        pytest.skip("needs mlflow with a SQL store (pip install hyra-lightning[mlflow] sqlalchemy alembic)")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     logger = MLFlowLogger(
         experiment_name="hyra-lightning-tests",
@@ -165,18 +160,21 @@ def test_csv_logger(tmp_path):
     _check_csv(logger)
 
 
+@pytest.mark.requires("wandb")
 def test_wandb(tmp_path, wandb_env):
     logger = _wandb_logger(tmp_path)
     _fit(tmp_path, [logger])
     _check_wandb(logger)
 
 
+@pytest.mark.requires(*_MLFLOW)
 def test_mlflow(tmp_path):
     logger, uri = _mlflow_logger(tmp_path)
     _fit(tmp_path, [logger])
     _check_mlflow(logger, uri)
 
 
+@pytest.mark.requires("wandb", *_MLFLOW)
 def test_all_loggers_at_once(tmp_path, wandb_env):
     tb = TensorBoardLogger(str(tmp_path), name="tb", version=0)
     csv_logger = CSVLogger(str(tmp_path), name="csv", version=0)

@@ -138,28 +138,34 @@ def test_one_writer_per_process():
 # ------------------------------------------------------------------------------------------------ the sinks
 
 
-def test_sinks_for_dispatches_by_logger(tmp_path, monkeypatch):
-    monkeypatch.setenv("WANDB_MODE", "offline")
+def test_sinks_for_dispatches_by_logger(tmp_path):
     tb = TensorBoardLogger(str(tmp_path), name="tb")
     csv = CSVLogger(str(tmp_path), name="csv")
     other = _ListLogger()
-    wandb_logger = WandbLogger(save_dir=str(tmp_path / "w"), offline=True)  # no run is started
-    mlflow_logger = MLFlowLogger(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")  # no store is opened
-    sinks = sinks_for([tb, csv, other, wandb_logger, mlflow_logger], default_root=tmp_path / "root")
-    assert [type(s) for s in sinks[:3]] == [TensorBoardSink, ImageFileSink, ImageFileSink]
-    assert [type(s).__name__ for s in sinks[3:]] == [
-        "WandbSink" if importlib.util.find_spec("wandb") else "ImageFileSink",
-        "MLflowSink" if importlib.util.find_spec("mlflow") else "ImageFileSink",
-    ]
-    assert [s.logger for s in sinks] == [tb, csv, other, wandb_logger, mlflow_logger]
+    sinks = sinks_for([tb, csv, other], default_root=tmp_path / "root")
+    assert [type(s) for s in sinks] == [TensorBoardSink, ImageFileSink, ImageFileSink]
+    assert [s.logger for s in sinks] == [tb, csv, other]
     assert sinks[1].directory == Path(csv.log_dir) / "images"
     assert sinks[2].directory == tmp_path / "root" / "images"
     with pytest.raises(ValueError, match="`root`"):
         ImageFileSink(other)
 
 
+@pytest.mark.requires("wandb", "mlflow")
+def test_sinks_for_gives_wandb_and_mlflow_loggers_their_own_sinks(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    wandb_logger = WandbLogger(save_dir=str(tmp_path / "w"), offline=True)  # no run is started
+    mlflow_logger = MLFlowLogger(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")  # no store is opened
+    sinks = sinks_for([wandb_logger, mlflow_logger], default_root=tmp_path / "root")
+    assert [type(s).__name__ for s in sinks] == ["WandbSink", "MLflowSink"]
+    assert [s.logger for s in sinks] == [wandb_logger, mlflow_logger]
+
+
 def test_sinks_for_falls_back_to_png_files_without_the_package(tmp_path, monkeypatch):
-    """A WandbLogger or MLFlowLogger whose package is missing gets PNG files, and nothing breaks."""
+    """A WandbLogger or MLFlowLogger whose package is missing gets PNG files, and nothing breaks.
+
+    The loggers are stand-ins of their classes: the real ones refuse to be built without their package.
+    """
     real_find_spec = importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
@@ -167,11 +173,12 @@ def test_sinks_for_falls_back_to_png_files_without_the_package(tmp_path, monkeyp
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     loggers = [
-        WandbLogger(save_dir=str(tmp_path / "w"), offline=True),
-        MLFlowLogger(tracking_uri=f"sqlite:///{tmp_path / 'm.db'}"),
+        mock.Mock(spec=WandbLogger, log_dir=None, save_dir=str(tmp_path / "w")),
+        mock.Mock(spec=MLFlowLogger, log_dir=None, save_dir=None),
     ]
-    sinks = sinks_for(loggers, default_root=tmp_path)
+    sinks = sinks_for(loggers, default_root=tmp_path / "root")
     assert [type(s) for s in sinks] == [ImageFileSink, ImageFileSink]
+    assert [s.directory for s in sinks] == [tmp_path / "w" / "images", tmp_path / "root" / "images"]
 
 
 def test_image_file_sink_writes_pngs(tmp_path):

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
+pytestmark = pytest.mark.requires("mlflow")
 
 from lightning.pytorch.loggers import MLFlowLogger, TensorBoardLogger  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402

@@ -11,6 +11,7 @@ import pytest
 
 wandb = pytest.importorskip("wandb")
 pytest.importorskip("wandb.proto.wandb_internal_pb2")
+pytestmark = pytest.mark.requires("wandb")
 
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
