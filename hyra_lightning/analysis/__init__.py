@@ -1,5 +1,15 @@
-"""Impulse-response probe, its descriptors, the HyRA decomposition and display helpers (pure torch)."""
+"""Impulse-response probe, its descriptors, the HyRA decomposition, local attribution maps and display helpers
+(pure torch)."""
 
+from hyra_lightning.analysis.attribution import (
+    LocalAttribution,
+    box_footprint,
+    default_box,
+    diffusion_index,
+    edge_energy,
+    gaussian_blur,
+    local_attribution,
+)
 from hyra_lightning.analysis.display import (
     crop_center,
     enlarge,
@@ -30,14 +40,20 @@ __all__ = [
     "HyRAResult",
     "ImpulseDescriptors",
     "ImpulseResponse",
+    "LocalAttribution",
     "ProbeOptions",
+    "box_footprint",
     "crop_center",
+    "default_box",
     "describe_luminance",
+    "diffusion_index",
+    "edge_energy",
     "enlarge",
     "evaluation_context",
     "forward_in",
     "fsds_band_map",
     "full_precision",
+    "gaussian_blur",
     "hyra_decompose",
     "hyra_panel",
     "impulse_response",
@@ -46,6 +62,7 @@ __all__ = [
     "infer_scale",
     "label_panel",
     "linear_response",
+    "local_attribution",
     "log_magnitude_spectrum",
     "magnitude_profiles",
     "make_panel",
