@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning.pytorch import seed_everything
+from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from hyra_lightning.analysis import local_attribution
@@ -123,3 +123,39 @@ def test_a_box_outside_the_image_disables_the_monitor_with_the_remedy(tmp_path):
     with pytest.warns(UserWarning, match=r"LocalAttributionMonitor is disabled.*`box`.*`box=`"):
         trainer.validate(SRModule(), datamodule=PhotoData(), verbose=False)
     assert monitor.disabled and monitor.last_step is None
+
+
+def _ddp_fit(
+    root: Path, strategy: str, devices: int, state: dict[str, torch.Tensor], image: torch.Tensor
+) -> None:
+    module = SRModule(optimizer="sgd", lr=0.0)  # weights never change: runs are comparable
+    module.load_state_dict(state)
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=devices,
+        strategy=strategy,
+        max_steps=2,
+        limit_train_batches=2,
+        logger=TensorBoardLogger(str(root), name="run", version=0),
+        callbacks=[LocalAttributionMonitor(image=image, **FAST)],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, datamodule=PhotoData(n_val=4, val_batch_size=1))
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+def test_ddp_spawn_attributes_on_every_rank_and_writes_on_rank_zero(tmp_path):
+    torch.manual_seed(0)
+    state = SRModule().state_dict()
+    image = torch.rand(3, 16, 16)
+    _ddp_fit(tmp_path / "ddp", "ddp_spawn", 2, state, image)
+    _ddp_fit(tmp_path / "single", "auto", 1, state, image)
+    assert len(list((tmp_path / "ddp").rglob("events.out.tfevents.*"))) == 1  # rank 1 wrote nothing
+    ddp, single = (read_events(tmp_path / name / "run" / "version_0") for name in ("ddp", "single"))
+    assert scalar_steps(ddp, LAM_DI) == scalar_steps(single, LAM_DI) == [2]
+    assert ddp.Scalars(LAM_DI)[0].value == pytest.approx(single.Scalars(LAM_DI)[0].value, rel=1e-5)
+    assert image_steps(ddp, LAM_MAP) == [2]
