@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from hyra_lightning.analysis import local_attribution
@@ -159,3 +160,33 @@ def test_ddp_spawn_attributes_on_every_rank_and_writes_on_rank_zero(tmp_path):
     assert scalar_steps(ddp, LAM_DI) == scalar_steps(single, LAM_DI) == [2]
     assert ddp.Scalars(LAM_DI)[0].value == pytest.approx(single.Scalars(LAM_DI)[0].value, rel=1e-5)
     assert image_steps(ddp, LAM_MAP) == [2]
+
+
+@pytest.mark.slow
+def test_a_resumed_fit_keeps_the_schedule_the_image_and_the_box(tmp_path):
+    """Validations every 5 steps, every second one attributed, a checkpoint every 10 steps written before the
+    validation of its step: the resumed fit logs at 20 as the uninterrupted one does, for the same patch."""
+    ckpt_dir = tmp_path / "ckpt"
+
+    def fit(version: int, ckpt_path: str | None) -> LocalAttributionMonitor:
+        seed_everything(3)
+        monitor = LocalAttributionMonitor(every_n_validations=2, log_images=False, **FAST)
+        callbacks = [monitor, ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=10, save_top_k=-1)]
+        trainer = make_trainer(
+            tmp_path,
+            callbacks,
+            max_steps=20,
+            logger=TensorBoardLogger(str(tmp_path), name="run", version=version),
+            enable_checkpointing=True,
+            val_check_interval=5,
+            check_val_every_n_epoch=None,
+            num_sanity_val_steps=0,
+        )
+        trainer.fit(SRModule(), datamodule=PhotoData(), ckpt_path=ckpt_path)
+        return monitor
+
+    first = fit(0, None)
+    resumed = fit(1, str(ckpt_dir / "epoch=3-step=10.ckpt"))
+    steps = [scalar_steps(read_events(tmp_path / "run" / f"version_{v}"), LAM_DI) for v in (0, 1)]
+    assert steps == [[10, 20], [20]]
+    assert resumed.resolved_box == first.resolved_box and torch.equal(resumed.image, first.image)
