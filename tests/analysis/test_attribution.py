@@ -273,3 +273,28 @@ def test_a_model_that_does_not_return_an_image_batch_is_refused():
 
     with pytest.raises(TypeError, match="Expected `model` to return"):
         local_attribution(Scalar(), torch.rand(3, 12, 12), (0, 0), window=8, steps=2)
+
+
+# --------------------------------------------------------------------------------------- the panel
+
+
+def test_panel_shows_the_footprint_and_the_map_with_the_index():
+    from hyra_lightning.analysis import lam_panel
+    from hyra_lightning.analysis.display import LABEL_FONT_PX, LAM_MIN_SIDE, LR_NYQUIST_RGB
+
+    lam = local_attribution(BicubicUpsampler(2), _photo_crop(16), (10, 6), window=8, steps=4)
+    zoom = LAM_MIN_SIDE // 16
+    bare = lam_panel(lam, labels=False)
+    assert bare.shape == (3, 16 * zoom + 4, 2 * 16 * zoom + 6)
+    top, left, bottom, right = lam.footprint()
+    red = torch.tensor(LR_NYQUIST_RGB)
+    for offset in (2, 2 + 16 * zoom + 2):  # the outline's corners, in both cells
+        corners = [(top * zoom, left * zoom), (bottom * zoom - 1, right * zoom - 1)]
+        for y, x in corners:
+            torch.testing.assert_close(bare[:, 2 + y, offset + x], red)
+    # the map is hottest inside the footprint: the right cell differs from grey there, not far away
+    right_cell = bare[:, 2:-2, 2 + 16 * zoom + 2 : -2]
+    assert (right_cell.std(0)[zoom * 13 :, zoom * 13 :] < 1e-6).all()  # grey: no attribution there
+    assert right_cell.std(0)[zoom * top : zoom * bottom, zoom * left : zoom * right].max() > 0.1
+    labelled = lam_panel(lam)
+    assert labelled.shape[-2] == bare.shape[-2] + round(1.6 * LABEL_FONT_PX)
