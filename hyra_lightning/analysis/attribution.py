@@ -487,13 +487,14 @@ def local_attribution(
             )
         detector, detector_start = edge_energy(ends.detach(), (y, x), window).tolist()
         increments = points[1:] - points[:-1]
-        attribution = torch.zeros(image.shape, dtype=torch.float64, device=device)
+        accumulate = dtype if device.type == "mps" else torch.float64  # MPS has no float64
+        attribution = torch.zeros(image.shape, dtype=accumulate, device=device)
         for start in range(0, steps, batch_size):
             stop = min(steps, start + batch_size)
             inputs = middle[start:stop].detach().clone().requires_grad_(True)
             energy = edge_energy(_sr(model, inputs, dtype), (y, x), window).sum()
             (grad,) = torch.autograd.grad(energy, inputs)
-            attribution += (grad.detach() * increments[start:stop]).sum(0).to(torch.float64)
+            attribution += (grad.detach() * increments[start:stop]).sum(0).to(accumulate)
     total = float(attribution.sum())
     change = detector - detector_start
     if change != 0:
