@@ -22,10 +22,13 @@ _LAZY = {
     "ImpulseDescriptors": "hyra_lightning.analysis",
     "ProbeOptions": "hyra_lightning.analysis",
     "HyRAResult": "hyra_lightning.analysis",
+    "local_attribution": "hyra_lightning.analysis",
+    "LocalAttribution": "hyra_lightning.analysis",
     # callbacks
     "ImpulseResponseMonitor": "hyra_lightning.callbacks",
     "HyRAMonitor": "hyra_lightning.callbacks",
     "FrequencySimilarityMonitor": "hyra_lightning.callbacks",
+    "LocalAttributionMonitor": "hyra_lightning.callbacks",
     # app
     "SuperResolutionModule": "hyra_lightning.module",
     "SRDataModule": "hyra_lightning.data",

@@ -22,6 +22,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "ACTIVATIONS",
+    "ATTRIBUTION_PATHS",
     "BOUNDARIES",
     "COLOR_MODES",
     "FSDS_LOSS_FORMS",
@@ -36,6 +37,7 @@ __all__ = [
     "SCORE_PROTOCOLS",
     "TABLE_FORMATS",
     "Activation",
+    "AttributionPath",
     "Boundary",
     "ColorMode",
     "FSDSLossForm",
@@ -113,3 +115,9 @@ SCORE_PROTOCOLS: tuple[str, ...] = get_args(ScoreProtocol)
 #: Output format of a score table: plain text or Markdown.
 TableFormat = Literal["text", "md"]
 TABLE_FORMATS: tuple[str, ...] = get_args(TableFormat)
+
+#: The path of a local attribution map: from the blurred LR image to the LR image by shrinking the blur
+#: (``"gaussian"``, Gu and Dong's progressive blur), or along the straight line between them (``"linear"``,
+#: integrated gradients with the blurred image as baseline).
+AttributionPath = Literal["gaussian", "linear"]
+ATTRIBUTION_PATHS: tuple[str, ...] = get_args(AttributionPath)

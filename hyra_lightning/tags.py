@@ -27,6 +27,9 @@ __all__ = [
     "IMPULSE_RESPONSE",
     "IMPULSE_SCALARS",
     "IMPULSE_SPECTRUM",
+    "LAM_DI",
+    "LAM_MAP",
+    "LAM_PREFIX",
     "MODULE_SCALARS",
     "TRAIN_LOSS",
     "band_tag",
@@ -85,6 +88,14 @@ FSDS_CURVE = "fsds/curve"
 FSDS_BAND_MAP = "fsds/band_map"
 #: The regular expression of every ``fsds/band_<kk>`` tag (the custom-scalars chart).
 FSDS_BAND_PATTERN = r"fsds/band_\d+"
+
+# ---------------------------------------------------------------------------------- LocalAttributionMonitor
+
+LAM_PREFIX = "lam"
+#: The diffusion index of the attributed box.
+LAM_DI = "lam/di"
+#: The panel of the local attribution map.
+LAM_MAP = "lam/map"
 
 # ------------------------------------------------------------------------------------ SuperResolutionModule
 
@@ -149,4 +160,6 @@ DOCUMENTED_TAGS: tuple[str, ...] = (
     f"{FSDS_PREFIX}/band_<kk>",
     FSDS_CURVE,
     FSDS_BAND_MAP,
+    LAM_DI,
+    LAM_MAP,
 )

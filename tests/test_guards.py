@@ -10,7 +10,13 @@ import pytest
 import torch
 from torch import nn
 
-from hyra_lightning.analysis import ProbeOptions, hyra_decompose, impulse_response
+from hyra_lightning.analysis import (
+    ProbeOptions,
+    diffusion_index,
+    hyra_decompose,
+    impulse_response,
+    local_attribution,
+)
 from hyra_lightning.analysis.display import hyra_panel, log_magnitude_spectrum, make_panel, signed_colormap
 from hyra_lightning.analysis.figures import fsds_band_map
 from hyra_lightning.commands import run_command
@@ -42,6 +48,9 @@ CASES = {
     "probe mode": (lambda: impulse_response(BicubicUpsampler(2), mode="cross"), "mode"),
     "probe checks=1": (lambda: ProbeOptions(checks=1), "checks"),
     "hyra boundary": (lambda: hyra_decompose(BicubicUpsampler(2), X, boundary="mirror"), "boundary"),
+    "lam window=True": (lambda: local_attribution(BicubicUpsampler(2), X, (0, 0), window=True), "window"),
+    "lam path": (lambda: local_attribution(BicubicUpsampler(2), X, (0, 0), path="straight"), "path"),
+    "diffusion map": (lambda: diffusion_index(-X), "map"),
     "panel gap=-1": (lambda: make_panel([[X[0]]], gap=-1), "gap"),
     "espcn activation": (lambda: ESPCN(2, activation="gelu"), "activation"),
     "module loss": (lambda: SuperResolutionModule(BicubicUpsampler(2), 2, loss="l3"), "loss"),

@@ -26,6 +26,7 @@ PAIRS = [
     ("ModelKind", "MODEL_KINDS"),
     ("ScoreProtocol", "SCORE_PROTOCOLS"),
     ("TableFormat", "TABLE_FORMATS"),
+    ("AttributionPath", "ATTRIBUTION_PATHS"),
 ]
 
 

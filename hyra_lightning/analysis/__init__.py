@@ -1,5 +1,15 @@
-"""Impulse-response probe, its descriptors, the HyRA decomposition and display helpers (pure torch)."""
+"""Impulse-response probe, its descriptors, the HyRA decomposition, local attribution maps and display helpers
+(pure torch)."""
 
+from hyra_lightning.analysis.attribution import (
+    LocalAttribution,
+    box_footprint,
+    default_box,
+    diffusion_index,
+    edge_energy,
+    gaussian_blur,
+    local_attribution,
+)
 from hyra_lightning.analysis.display import (
     crop_center,
     enlarge,
@@ -7,6 +17,7 @@ from hyra_lightning.analysis.display import (
     impulse_response_image,
     impulse_spectrum_image,
     label_panel,
+    lam_panel,
     log_magnitude_spectrum,
     make_panel,
     signed_colormap,
@@ -44,14 +55,20 @@ __all__ = [
     "HyRAResult",
     "ImpulseDescriptors",
     "ImpulseResponse",
+    "LocalAttribution",
     "ProbeOptions",
+    "box_footprint",
     "crop_center",
+    "default_box",
     "describe_luminance",
+    "diffusion_index",
+    "edge_energy",
     "enlarge",
     "evaluation_context",
     "forward_in",
     "fsds_band_map",
     "full_precision",
+    "gaussian_blur",
     "hyra_decompose",
     "hyra_figure",
     "hyra_panel",
@@ -63,7 +80,9 @@ __all__ = [
     "infer_scale",
     "is_filter_reading",
     "label_panel",
+    "lam_panel",
     "linear_response",
+    "local_attribution",
     "log_magnitude_spectrum",
     "magnitude_profiles",
     "make_panel",

@@ -17,6 +17,7 @@ from hyra_lightning.checks import check_bool, check_float, check_int, fail
 from hyra_lightning.spectral import passband_mask, to_fft_float
 
 if TYPE_CHECKING:
+    from hyra_lightning.analysis.attribution import LocalAttribution
     from hyra_lightning.analysis.hyra import HyRAResult
     from hyra_lightning.analysis.impulse import ImpulseResponse
 
@@ -27,6 +28,7 @@ __all__ = [
     "impulse_response_image",
     "impulse_spectrum_image",
     "label_panel",
+    "lam_panel",
     "log_magnitude_spectrum",
     "make_panel",
     "signed_colormap",
@@ -466,3 +468,72 @@ def hyra_panel(result: HyRAResult, index: int = 0, *, labels: bool = True) -> Te
         columns=list(zip(HYRA_COLUMN_LABELS, xs, strict=False)),
         rows=list(zip(HYRA_ROW_LABELS, ys, strict=True)),
     )
+
+
+#: :func:`lam_panel` enlarges the LR image to at least this many pixels per side.
+LAM_MIN_SIDE = 192
+#: Colours of the attribution overlay of :func:`lam_panel`, from a small to the largest attribution.
+LAM_LOW_RGB = (1.0, 0.85, 0.2)
+LAM_HIGH_RGB = POSITIVE_RGB
+
+
+def _outline(
+    img: Tensor, box: tuple[int, int, int, int], rgb: tuple[float, float, float], width: int
+) -> Tensor:
+    """``img`` with the rectangle ``(top, left, bottom, right)`` (bottom/right exclusive) outlined inside."""
+    top, left, bottom, right = box
+    colour = torch.tensor(rgb, dtype=img.dtype)[:, None, None]
+    out = img.clone()
+    for rows, cols in (
+        (slice(top, top + width), slice(left, right)),
+        (slice(bottom - width, bottom), slice(left, right)),
+        (slice(top, bottom), slice(left, left + width)),
+        (slice(top, bottom), slice(right - width, right)),
+    ):
+        out[:, rows, cols] = colour
+    return out
+
+
+def lam_panel(result: LocalAttribution, *, labels: bool = True) -> Tensor:
+    """The panel of a local attribution map: the LR image with the box's footprint, and the map over it.
+
+    Left: the LR image (channel mean when it has neither 1 nor 3 channels) clamped to [0, 1], enlarged with
+    nearest-neighbour interpolation to at least :data:`LAM_MIN_SIDE` pixels per side, with the LR pixels under
+    the box (:meth:`~hyra_lightning.analysis.LocalAttribution.footprint`) outlined in red. Right: the map
+    blended over the LR image in grey, with opacity ``sqrt(m / max m)`` and a colour going from yellow to red
+    as ``m`` grows, the footprint outlined again. With ``labels`` the columns read ``LR, box`` and
+    ``LAM, DI <di>``. This is the ``lam/map`` image of :class:`~hyra_lightning.callbacks.LocalAttributionMonitor`.
+
+    Args:
+        result: a :class:`~hyra_lightning.analysis.LocalAttribution`.
+        labels: write the column labels (with the diffusion index) into the image.
+
+    Returns:
+        ``(3, H, W)`` float32 image in [0, 1].
+    """
+    check_bool("labels", labels)
+    lr = result.lr.detach().float().cpu()
+    if lr.shape[0] not in (1, 3):
+        lr = lr.mean(0, keepdim=True)
+    rgb = _as_rgb(lr.clamp(0, 1))
+    heat = result.map.detach().float().cpu()
+    peak = float(heat.max()) if heat.numel() else 0.0
+    t = (heat / peak).clamp(0, 1) if peak > 0 else torch.zeros_like(heat)
+    low = torch.tensor(LAM_LOW_RGB)[:, None, None]
+    high = torch.tensor(LAM_HIGH_RGB)[:, None, None]
+    colour = low + (high - low) * t[None]
+    grey = rgb.mean(0, keepdim=True).expand(3, -1, -1)
+    alpha = t.sqrt()[None]
+    blended = grey * (1 - alpha) + colour * alpha
+    zoom = max(1, math.ceil(LAM_MIN_SIDE / min(lr.shape[-2:])))
+    top, left, bottom, right = result.footprint()
+    box = (top * zoom, left * zoom, bottom * zoom, right * zoom)
+    width = max(1, zoom // 4)
+    cells = [_outline(enlarge(img, zoom), box, LR_NYQUIST_RGB, width) for img in (rgb, blended)]
+    panel = make_panel([cells])
+    if not labels:
+        return panel
+    gap = 2  # make_panel's default
+    cell = cells[0].shape[-1]
+    di = "n/a" if math.isnan(result.di) else f"{result.di:.1f}"
+    return label_panel(panel, columns=[("LR, box", gap + cell / 2), (f"LAM, DI {di}", 2 * gap + 1.5 * cell)])

@@ -14,7 +14,12 @@ from lightning.pytorch import seed_everything
 from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 from PIL import Image
 
-from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
+from hyra_lightning import (
+    FrequencySimilarityMonitor,
+    HyRAMonitor,
+    ImpulseResponseMonitor,
+    LocalAttributionMonitor,
+)
 from hyra_lightning.tags import (
     FSDS_BAND_MAP,
     FSDS_CURVE,
@@ -22,6 +27,8 @@ from hyra_lightning.tags import (
     IMPULSE_PROFILE,
     IMPULSE_RESPONSE,
     IMPULSE_SPECTRUM,
+    LAM_DI,
+    LAM_MAP,
     hyra_sample,
 )
 from tests.callbacks.helpers import PhotoData, SRModule, image_steps, make_trainer, read_events, scalar_steps
@@ -39,6 +46,7 @@ EXPECTED = {
     hyra_sample(0): [3, 6],
     FSDS_CURVE: [3, 6],
     FSDS_BAND_MAP: [3, 6],
+    LAM_MAP: [3, 6],
 }
 
 
@@ -48,6 +56,7 @@ def _fit(tmp_path: Path, loggers: list[Logger]) -> None:
         ImpulseResponseMonitor(every_n_steps=3),
         HyRAMonitor(num_images=1),
         FrequencySimilarityMonitor(num_bands=4),
+        LocalAttributionMonitor(window=8, steps=4),
     ]
     trainer = make_trainer(tmp_path, monitors, max_steps=6, logger=loggers)
     with warnings.catch_warnings(record=True) as record:
@@ -69,6 +78,7 @@ def _check_tensorboard(logger: TensorBoardLogger) -> None:
     for tag, steps in EXPECTED.items():
         assert image_steps(acc, tag) == steps, tag
     assert scalar_steps(acc, FSDS_VAL) == [3, 6]
+    assert scalar_steps(acc, LAM_DI) == [3, 6]
     assert len(acc.Tensors("custom_scalars__config__")) == 1
 
 
@@ -80,7 +90,9 @@ def _check_csv(logger: CSVLogger) -> None:
         with Image.open(files[-1]) as im:
             assert im.mode == "RGB" and im.width > 64
     with open(run / "metrics.csv", newline="") as f:
-        assert sorted(int(r["step"]) for r in csv.DictReader(f) if r.get(FSDS_VAL)) == [3, 6]
+        rows = list(csv.DictReader(f))
+    for tag in (FSDS_VAL, LAM_DI):
+        assert sorted(int(r["step"]) for r in rows if r.get(tag)) == [3, 6], tag
 
 
 def _check_wandb(logger: WandbLogger) -> None:
@@ -101,7 +113,8 @@ def _check_wandb(logger: WandbLogger) -> None:
         assert (run_dir / "files" / name).is_file()
     table = f"{curve_key(FSDS_CURVE)}_table"
     assert [row["trainer/global_step"] for row in rows if f"{table}/path" in row] == [3, 6]
-    assert [row["trainer/global_step"] for row in rows if FSDS_VAL in row] == [3, 6]
+    for tag in (FSDS_VAL, LAM_DI):
+        assert [row["trainer/global_step"] for row in rows if tag in row] == [3, 6], tag
 
 
 def _check_mlflow(logger: MLFlowLogger, uri: str) -> None:
@@ -117,7 +130,8 @@ def _check_mlflow(logger: MLFlowLogger, uri: str) -> None:
         if match:
             found.setdefault(re.sub("[~#]", "/", match["key"]), []).append(int(match["step"]))
     assert {tag: sorted(steps) for tag, steps in found.items()} == EXPECTED
-    assert [m.step for m in client.get_metric_history(logger.run_id, FSDS_VAL)] == [3, 6]
+    for tag in (FSDS_VAL, LAM_DI):
+        assert [m.step for m in client.get_metric_history(logger.run_id, tag)] == [3, 6], tag
 
 
 @pytest.fixture

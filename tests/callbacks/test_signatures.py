@@ -7,10 +7,15 @@ import inspect
 import pytest
 from jsonargparse import ArgumentParser
 
-from hyra_lightning import FrequencySimilarityMonitor, HyRAMonitor, ImpulseResponseMonitor
+from hyra_lightning import (
+    FrequencySimilarityMonitor,
+    HyRAMonitor,
+    ImpulseResponseMonitor,
+    LocalAttributionMonitor,
+)
 from hyra_lightning import callbacks as callbacks_package
 
-MONITORS = (ImpulseResponseMonitor, HyRAMonitor, FrequencySimilarityMonitor)
+MONITORS = (ImpulseResponseMonitor, HyRAMonitor, FrequencySimilarityMonitor, LocalAttributionMonitor)
 
 
 def test_public_names():
@@ -35,6 +40,7 @@ def test_parsed_by_jsonargparse():
     parser.add_class_arguments(ImpulseResponseMonitor, "impulse")
     parser.add_class_arguments(HyRAMonitor, "hyra")
     parser.add_class_arguments(FrequencySimilarityMonitor, "fsds")
+    parser.add_class_arguments(LocalAttributionMonitor, "lam")
     cfg = parser.parse_args(
         [
             "--impulse.every_n_steps=50",
@@ -43,6 +49,10 @@ def test_parsed_by_jsonargparse():
             "--hyra.boundary=reflect",
             "--fsds.reference=preds",
             "--fsds.scale=4",
+            "--lam.every_n_validations=5",
+            "--lam.box=[32, 48]",
+            "--lam.path=linear",
+            "--lam.sigma_max=2.0",
         ]
     )
     instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
@@ -51,5 +61,9 @@ def test_parsed_by_jsonargparse():
     assert built.impulse.probe_options.amplitude == 0.02
     assert built.hyra.boundary == "reflect" and built.fsds.reference == "preds" and built.fsds.scale == 4
     assert built.fsds.compare_bicubic and built.fsds.log_band_map
+    assert built.lam.every_n_validations == 5 and built.lam.box == (32, 48) and built.lam.path == "linear"
+    assert built.lam.sigma_max == 2.0 and built.lam.window == 16 and built.lam.steps == 50
     with pytest.raises(Exception, match="mode"):
         parser.parse_args(["--impulse.mode=rgb"])
+    with pytest.raises(Exception, match="path"):
+        parser.parse_args(["--lam.path=straight"])
