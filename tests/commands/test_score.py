@@ -189,7 +189,10 @@ def test_csv_and_md_outputs_and_the_printed_table(folders, tmp_path, capsys):
         assert exc.value.code == 0
         text = out.read_text()
         if suffix == ".csv":
-            rows = list(csv.DictReader(text.splitlines()))
+            first, *lines = text.splitlines()
+            assert first == f"# protocol: {ref.protocol_text()}"  # the one comment line, then the table
+            assert "RGB, crop border 0 (no scale given), data range 1, FSDS reference target" in first
+            rows = list(csv.DictReader(lines))
             assert [r["name"] for r in rows] == ["0801", "0802", "0803", "0804", "mean"]
             assert float(rows[0]["psnr"]) == ref.images[0]["psnr"]
             assert float(rows[-1]["fsds"]) == ref.mean["fsds"]
