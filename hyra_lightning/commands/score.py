@@ -484,7 +484,7 @@ def score(
         "scale": scale,
         "scale_source": scale_source,
     }
-    unreadable.sort(key=lambda u: u["file"])
+    unreadable.sort(key=lambda u: (Path(u["file"]).name, u["file"]))
     return ScoreResult(
         images=images,
         mean=mean,
