@@ -26,8 +26,8 @@ import errno
 import io
 import json
 import math
-import os
 import sys
+import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -227,21 +227,22 @@ def check_out_writable(path: str | Path) -> None:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"Expected `--out` to be a file, got {str(path)!r}, which is a folder.")
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise ValueError(
-                f"Cannot write `--out` {str(path)!r}: the file is not writable. Choose another path."
-            )
-        return
-    parent = path.parent
-    while not parent.exists():  # the nearest existing folder above must let us create what is missing
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"Cannot write `--out` {str(path)!r}: {str(parent)!r} is a file, not a folder.")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:
+        if path.exists():
+            with path.open("a"):  # opened for appending, not truncated: the file is unchanged
+                pass
+            return
+        parent = path.parent
+        while not parent.exists():  # the nearest existing folder above must let us create what is missing
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ValueError(f"Cannot write `--out` {str(path)!r}: {str(parent)!r} is a file, not a folder.")
+        with tempfile.TemporaryFile(dir=parent):  # a real try: permissions, read-only or virtual file systems
+            pass
+    except OSError as err:
         raise ValueError(
-            f"Cannot write `--out` {str(path)!r}: the folder {str(parent)!r} is not writable. Choose another path."
-        )
+            f"Cannot write `--out` {str(path)!r} ({err.strerror or err}). Choose another path."
+        ) from err
 
 
 def _unreadable_entries(folder: Path) -> list[tuple[Path, str]]:

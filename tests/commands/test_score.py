@@ -496,6 +496,7 @@ def test_unwritable_out_is_refused_before_scoring(folders, tmp_path, capsys):
     for out, message in [
         (a_file / "scores.json", "is a file, not a folder"),
         (tmp_path / "folder.json", "which is a folder"),
+        *([(Path("/proc/scores.json"), "Cannot write `--out`")] if Path("/proc/self").exists() else []),
     ]:
         code, printed, err = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--out", str(out)], capsys)
         assert code == 2 and message in err and "`--out`" in err
