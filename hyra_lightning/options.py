@@ -36,6 +36,7 @@ __all__ = [
     "SCHEDULERS",
     "SCORE_PROTOCOLS",
     "TABLE_FORMATS",
+    "Y_ROUNDINGS",
     "Activation",
     "AttributionPath",
     "Boundary",
@@ -51,6 +52,7 @@ __all__ = [
     "Scheduler",
     "ScoreProtocol",
     "TableFormat",
+    "YRounding",
 ]
 
 #: How an impulse probe excites the input channels: one impulse image per input channel
@@ -111,6 +113,11 @@ MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 #: Evaluation protocol of ``score``: the user's own options, or the paper's Table 1.
 ScoreProtocol = Literal["custom", "paper"]
 SCORE_PROTOCOLS: tuple[str, ...] = get_args(ScoreProtocol)
+
+#: How the BT.601 luma is kept before PSNR and SSIM on Y: as a float (BasicSR's ``rgb2ycbcr``), or rounded to
+#: an integer on the 0-255 scale (MATLAB's ``rgb2ycbcr`` on 8-bit images, and pyiqa's SSIM).
+YRounding = Literal["float", "matlab"]
+Y_ROUNDINGS: tuple[str, ...] = get_args(YRounding)
 
 #: Output format of a score table: plain text or Markdown.
 TableFormat = Literal["text", "md"]

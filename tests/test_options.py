@@ -26,6 +26,7 @@ PAIRS = [
     ("ModelKind", "MODEL_KINDS"),
     ("ScoreProtocol", "SCORE_PROTOCOLS"),
     ("TableFormat", "TABLE_FORMATS"),
+    ("YRounding", "Y_ROUNDINGS"),
     ("AttributionPath", "ATTRIBUTION_PATHS"),
 ]
 

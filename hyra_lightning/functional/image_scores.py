@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hyra_lightning.checks import check_float, check_int
-from hyra_lightning.options import FSDSReference
+from hyra_lightning.checks import check_choice, check_float, check_int
+from hyra_lightning.options import Y_ROUNDINGS, FSDSReference, YRounding
 
 __all__ = [
     "BT601_Y_OFFSET",
@@ -136,7 +136,7 @@ def crop_border_pixels(x: Tensor, border: int) -> Tensor:
     return x[..., border:-border, border:-border]
 
 
-def rgb_to_y(x: Tensor) -> Tensor:
+def rgb_to_y(x: Tensor, rounding: YRounding = "float") -> Tensor:
     """BT.601 luma of RGB images in [0, 1], as BasicSR's ``rgb2ycbcr(..., y_only=True)`` computes it.
 
     .. math::
@@ -144,6 +144,10 @@ def rgb_to_y(x: Tensor) -> Tensor:
 
     Args:
         x: ``(..., 3, H, W)`` RGB images in [0, 1].
+        rounding: ``"float"`` keeps ``Y`` as computed (BasicSR); ``"matlab"`` rounds it to an integer on the
+            0-255 scale first, ``round(255 Y) / 255`` with halves rounded up, as MATLAB's ``rgb2ycbcr`` does on
+            8-bit images (the tables of MATLAB evaluation scripts; pyiqa's SSIM rounds the same way). The
+            rounding is done in float64, so it does not depend on the dtype of ``x``.
 
     Returns:
         ``(..., 1, H, W)`` luma in [16/255, 235/255], in the dtype of ``x``.
@@ -151,9 +155,17 @@ def rgb_to_y(x: Tensor) -> Tensor:
     Example:
         >>> round(rgb_to_y(torch.ones(3, 1, 1)).item() * 255, 4)
         235.0
+        >>> grey = torch.full((3, 1, 1), 0.5)
+        >>> round(rgb_to_y(grey).item() * 255, 4), round(rgb_to_y(grey, "matlab").item() * 255, 4)
+        (125.5, 126.0)
     """
+    check_choice("rounding", rounding, Y_ROUNDINGS)
     if x.ndim < 3 or x.shape[-3] != 3:
         raise ValueError(f"Expected `x` to be (..., 3, H, W) RGB images, got {tuple(x.shape)}.")
+    if rounding == "matlab":
+        w = torch.tensor(BT601_Y_WEIGHTS, dtype=torch.float64, device=x.device).view(3, 1, 1)
+        y255 = (x.double() * w).sum(dim=-3, keepdim=True) + BT601_Y_OFFSET
+        return (torch.floor(y255 + 0.5) / 255.0).to(x.dtype)
     w = torch.tensor(BT601_Y_WEIGHTS, dtype=x.dtype, device=x.device).view(3, 1, 1)
     return ((x * w).sum(dim=-3, keepdim=True) + BT601_Y_OFFSET) / 255.0
 
@@ -163,6 +175,7 @@ def image_scores(
     target: Tensor,
     *,
     y_channel: bool = False,
+    y_rounding: YRounding = "float",
     crop_border: int = 0,
     reference: FSDSReference = "target",
 ) -> dict[str, Tensor]:
@@ -172,6 +185,8 @@ def image_scores(
         preds: ``(N, 3, H, W)`` SR images in [0, 1] (clamp them first).
         target: ``(N, 3, H, W)`` HR images in [0, 1].
         y_channel: PSNR and SSIM on the BT.601 luma (:func:`rgb_to_y`) instead of RGB. FSDS stays on RGB.
+        y_rounding: how the luma is kept, ``"float"`` (BasicSR) or ``"matlab"`` (rounded to integers on the
+            0-255 scale, as MATLAB and pyiqa's SSIM); see :func:`rgb_to_y`. Ignored on RGB.
         crop_border: pixels removed from every side before all three metrics (:func:`crop_border_pixels`).
         reference: FSDS reference image, ``"target"`` or ``"preds"``.
 
@@ -189,7 +204,11 @@ def image_scores(
         )
     preds = crop_border_pixels(preds.float(), crop_border)
     target = crop_border_pixels(target.float(), crop_border)
-    p, t = (rgb_to_y(preds), rgb_to_y(target)) if y_channel else (preds, target)
+    check_choice("y_rounding", y_rounding, Y_ROUNDINGS)
+    if y_channel:
+        p, t = rgb_to_y(preds, y_rounding), rgb_to_y(target, y_rounding)
+    else:
+        p, t = preds, target
     psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
     ssim = ssim_valid(p, t, data_range=1.0)
     scores = fsds(preds, target, reduction="none", reference=reference)

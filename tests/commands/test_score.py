@@ -189,7 +189,10 @@ def test_csv_and_md_outputs_and_the_printed_table(folders, tmp_path, capsys):
         assert exc.value.code == 0
         text = out.read_text()
         if suffix == ".csv":
-            rows = list(csv.DictReader(text.splitlines()))
+            first, *lines = text.splitlines()
+            assert first == f"# protocol: {ref.protocol_text()}"  # the one comment line, then the table
+            assert "RGB, crop border 0 (no scale given), data range 1, FSDS reference target" in first
+            rows = list(csv.DictReader(lines))
             assert [r["name"] for r in rows] == ["0801", "0802", "0803", "0804", "mean"]
             assert float(rows[0]["psnr"]) == ref.images[0]["psnr"]
             assert float(rows[-1]["fsds"]) == ref.mean["fsds"]
@@ -353,3 +356,148 @@ def test_reading_ahead_is_bounded(folders, monkeypatch):
     assert len(first) == 2
     assert len(calls) <= 2 * (2 + 2 + 2)  # two files per pair: the batch, plus batch_size + workers ahead
     assert sum(len(b) for b in batches) == 38
+
+
+# ------------------------------------------------------------------------ scale, protocol and bad input
+
+
+def _pairs(root: Path, sr_names: dict[str, str], size: int = 40) -> tuple[Path, Path]:
+    """An HR folder of crops of a photograph named by the keys, and SR folder files named by the values."""
+    sr_dir, hr_dir = root / "sr", root / "hr"
+    sr_dir.mkdir()
+    hr_dir.mkdir()
+    photo = load_photo("astronaut").double().numpy()
+    for k, (hr_stem, sr_name) in enumerate(sr_names.items()):
+        hr = photo[:, 50 + 30 * k : 50 + 30 * k + size, 60 : 60 + size]
+        _save(hr, hr_dir / f"{hr_stem}.png")
+        _save(_degrade(hr, k), sr_dir / sr_name)
+    return sr_dir, hr_dir
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        run_cli(["score", "--no-progress", *args], capture=False)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return exc.value.code, captured.out, captured.err
+
+
+def test_scale_comes_from_a_suffix_all_paired_files_agree_on(tmp_path, capsys):
+    sr_dir, hr_dir = _pairs(tmp_path, {"a": "a_x4.png", "b": "bx4.png", "c": "c_x4_SR.png"})
+    code, out, _ = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--out", str(tmp_path / "s.json")], capsys)
+    assert code == 0
+    assert "scale 4 taken from the x4 suffix that every paired SR file carries" in out
+    assert "crop border 4 (from the x4 file name suffixes)" in out
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert doc["protocol"]["crop_border"] == 4
+    assert (doc["protocol"]["scale"], doc["protocol"]["scale_source"]) == (4, "suffix")
+    given = score(sr_dir, hr_dir, scale=4, progress=False)
+    assert [img["psnr"] for img in doc["images"]] == [img["psnr"] for img in given.images]
+    assert given.protocol["scale_source"] == "--scale"
+    # --crop-border wins over the suffixes, and says so.
+    code, out, _ = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--crop-border", "1"], capsys)
+    assert "crop border 1 (from --crop-border)" in out
+    # Files that do not all agree give no scale: border 0, printed either way.
+    (sr_dir / "c_x4_SR.png").rename(sr_dir / "c_x2.png")
+    code, out, _ = _run(["--sr", str(sr_dir), "--hr", str(hr_dir)], capsys)
+    assert code == 0 and "taken from" not in out
+    assert "crop border 0 (no scale given)" in out
+
+
+def test_scale_that_contradicts_the_suffixes_says_what_they_say(tmp_path, capsys):
+    sr_dir, hr_dir = _pairs(tmp_path, {"a": "a_x4.png", "b": "b_x4.png"})
+    code, _, err = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--scale", "2"], capsys)
+    assert code == 2
+    assert "their file name suffixes say x4, but `--scale` is 2" in err and "--scale 4" in err
+
+
+def test_two_sr_files_for_one_hr_file_name_the_ambiguity(tmp_path, capsys):
+    sr_dir, hr_dir = _pairs(tmp_path, {"a": "a.png"})
+    (sr_dir / "a_x2.png").write_bytes((sr_dir / "a.png").read_bytes())
+    code, _, err = _run(["--sr", str(sr_dir), "--hr", str(hr_dir)], capsys)
+    assert code == 2
+    assert "a.png, a_x2.png all pair with HR a" in err
+
+
+def test_y_rounding_is_an_option_named_in_every_output(tmp_path, capsys):
+    sr_dir, hr_dir = _pairs(tmp_path, {"a": "a.png", "b": "b.png"})
+    outs = {s: tmp_path / f"s{s}" for s in (".json", ".csv", ".md")}
+    texts = {}
+    for suffix, out in outs.items():
+        code, printed, _ = _run(
+            [
+                "--sr",
+                str(sr_dir),
+                "--hr",
+                str(hr_dir),
+                "--y-channel",
+                "--y-rounding",
+                "matlab",
+                "--out",
+                str(out),
+            ],
+            capsys,
+        )
+        assert code == 0 and "Y rounded to integers (MATLAB)" in printed
+        texts[suffix] = out.read_text()
+    doc = json.loads(texts[".json"])
+    assert (doc["protocol"]["color"], doc["protocol"]["y_rounding"]) == ("y", "matlab")
+    assert texts[".csv"].startswith("# protocol: custom (Y rounded to integers (MATLAB), crop border 0")
+    assert "Y rounded to integers (MATLAB)" in texts[".md"]
+    as_float = score(sr_dir, hr_dir, y_channel=True, progress=False)
+    assert "Y as a float (BasicSR)" in as_float.protocol_text()
+    for img, ref in zip(doc["images"], as_float.images, strict=True):
+        sr, hr = _read(Path(img["sr"])), _read(Path(img["hr"]))
+        ys, yh = (np.floor(_y(x) * 255 + 0.5) / 255 for x in (sr, hr))  # Y on 0-255, rounded as MATLAB
+        assert img["ssim"] == pytest.approx(_ssim(ys, yh), abs=1e-5)
+        assert img["psnr"] == pytest.approx(_psnr(ys, yh), abs=2e-4)
+        assert img["ssim"] != ref["ssim"]
+
+
+def test_bad_files_are_listed_and_the_others_scored(tmp_path, capsys):
+    sr_dir, hr_dir = _pairs(tmp_path, {"a": "a.png", "b": "b.png", "c": "c.png", "d": "d.png"})
+    Image.new("RGB", (8, 8)).save(hr_dir / "tiny.png")  # smaller than the SSIM window
+    Image.new("RGB", (8, 8)).save(sr_dir / "tiny.png")
+    data = (sr_dir / "b.png").read_bytes()
+    (sr_dir / "b.png").write_bytes(data[: len(data) // 2])  # truncated
+    (hr_dir / "c.png").write_text("not an image")
+    (sr_dir / "loop.png").symlink_to(sr_dir / "loop.png")  # a symlink loop
+    (sr_dir / "gone.png").symlink_to(sr_dir / "missing.png")  # a broken symlink
+    out = tmp_path / "s.json"
+    code, printed, err = _run(
+        ["--sr", str(sr_dir), "--hr", str(hr_dir), "--out", str(out), "--workers", "2"], capsys
+    )
+    assert code == 1
+    assert "unreadable file b.png: " in err and "unreadable file c.png: " in err
+    assert "unreadable file loop.png: a symlink loop" in err
+    assert "unreadable file gone.png: a broken symlink" in err
+    assert "too small: tiny is 8 x 8 (width x height); SSIM needs 11 x 11" in err
+    assert "5 file(s) not scored" in err
+    doc = json.loads(out.read_text())
+    assert [img["name"] for img in doc["images"]] == ["a", "d"]
+    assert [Path(u["file"]).name for u in doc["unmatched"]["unreadable"]] == [
+        "b.png",
+        "c.png",
+        "gone.png",
+        "loop.png",
+    ]
+    assert [t["name"] for t in doc["too_small"]] == ["tiny"]
+    assert "2 image pairs" in printed
+    # A crop border that leaves less than the window lists every pair, and still ends with exit code 1.
+    code, printed, err = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--crop-border", "15"], capsys)
+    assert code == 1 and "0 image pairs" in printed and "too small: a is 40 x 40" in err
+
+
+def test_unwritable_out_is_refused_before_scoring(folders, tmp_path, capsys):
+    sr_dir, hr_dir = folders
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("")
+    (tmp_path / "folder.json").mkdir()
+    for out, message in [
+        (a_file / "scores.json", "is a file, not a folder"),
+        (tmp_path / "folder.json", "which is a folder"),
+        *([(Path("/proc/scores.json"), "Cannot write `--out`")] if Path("/proc/self").exists() else []),
+    ]:
+        code, printed, err = _run(["--sr", str(sr_dir), "--hr", str(hr_dir), "--out", str(out)], capsys)
+        assert code == 2 and message in err and "`--out`" in err
+        assert "image pairs" not in printed  # refused before anything is scored

@@ -1,6 +1,7 @@
 """Image scores: BasicSR's SSIM (windows inside the image) against torchmetrics' full map, cropped; the BT.601
 luma; the border crop; PSNR/SSIM/FSDS of a batch against the functions they are made of."""
 
+import numpy as np
 import pytest
 import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
@@ -63,3 +64,58 @@ def test_image_scores_crop_once_for_all_three_scores():
     assert torch.allclose(got["fsds"], fsds(p, t, reduction="none").double(), atol=1e-5)
     luma = image_scores(preds, target, y_channel=True)
     assert torch.allclose(luma["ssim"], ssim_valid(rgb_to_y(preds), rgb_to_y(target)).double(), atol=1e-6)
+
+
+def _photo_and_sr() -> tuple[torch.Tensor, torch.Tensor]:
+    """An 8-bit crop of a real photograph and an 8-bit bicubic x2 reconstruction of it (an SR-like result)."""
+    import torch.nn.functional as F
+
+    from hyra_lightning.data import load_photo
+
+    hr = load_photo("coffee")[None, :, 100:196, 150:278]
+    lr = F.interpolate(hr, scale_factor=0.5, mode="bicubic", antialias=True, align_corners=False)
+    sr = F.interpolate(lr, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1)
+    return (sr * 255).round() / 255, (hr * 255).round() / 255
+
+
+def test_matlab_rounded_y_is_y_on_0_255_rounded_half_up():
+    sr, _ = _photo_and_sr()
+    x = sr.double().numpy()[0]
+    y255 = 16.0 + 65.481 * x[0] + 128.553 * x[1] + 24.966 * x[2]  # MATLAB: Y of the 8-bit image, in [0, 255]
+    expected = torch.from_numpy(np.floor(y255 + 0.5) / 255.0)
+    got = rgb_to_y(sr, "matlab")
+    assert got.shape == (1, 1, 96, 128) and got.dtype == sr.dtype
+    assert torch.equal(got[0, 0].double(), expected.float().double())
+    assert torch.allclose(got.double() * 255, (got.double() * 255).round(), atol=1e-4)  # integers on 0-255
+    assert not torch.equal(got, rgb_to_y(sr))  # the float convention keeps the fractions
+    assert (rgb_to_y(sr) - got).abs().max() * 255 <= 0.5 + 1e-4
+    with pytest.raises(ValueError, match="rounding"):
+        rgb_to_y(sr, "round")
+
+
+def test_the_two_y_conventions_differ_by_a_small_nonzero_ssim_on_a_photograph():
+    sr, hr = _photo_and_sr()
+    as_float = image_scores(sr, hr, y_channel=True)
+    as_matlab = image_scores(sr, hr, y_channel=True, y_rounding="matlab")
+    assert 1e-5 < abs(as_float["ssim"] - as_matlab["ssim"]).item() < 3e-3
+    assert 0 < abs(as_float["psnr"] - as_matlab["psnr"]).item() < 0.1
+    rounded = ssim_valid(rgb_to_y(sr, "matlab").double(), rgb_to_y(hr, "matlab").double())
+    assert as_matlab["ssim"].item() == pytest.approx(rounded.item(), abs=1e-6)
+    rgb = image_scores(sr, hr, y_rounding="matlab")  # the convention is about Y only
+    assert torch.equal(rgb["ssim"], image_scores(sr, hr)["ssim"])
+
+
+@pytest.mark.requires("pyiqa")
+def test_matlab_rounded_y_ssim_equals_pyiqa():
+    from pyiqa.archs.ssim_arch import ssim
+    from pyiqa.utils.color_util import to_y_channel
+
+    sr, hr = _photo_and_sr()
+    # pyiqa's SSIM (BT.601 "ycbcr" luma rounded on 0-255, valid 11 x 11 Gaussian windows) in float64: in float32
+    # its uncentred moments on the 0-255 scale alone move it by about 2e-5.
+    theirs = float(
+        ssim(to_y_channel(sr.double(), 255, "ycbcr"), to_y_channel(hr.double(), 255, "ycbcr"), data_range=255)
+    )
+    ours = image_scores(sr, hr, y_channel=True, y_rounding="matlab")["ssim"].item()
+    assert ours == pytest.approx(theirs, abs=1e-6)
+    assert abs(image_scores(sr, hr, y_channel=True)["ssim"].item() - theirs) > 1e-4  # float Y is not pyiqa's
