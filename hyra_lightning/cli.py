@@ -33,6 +33,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from hyra_lightning.batch import split_batch
+from hyra_lightning.callbacks._base import sharding_strategy
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
 
@@ -64,8 +65,17 @@ class _FitSummary(Callback):
         self.step = int(trainer.global_step)
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.is_global_zero and not trainer.interrupted:
-            print(fit_summary(trainer, pl_module, trainer.datamodule, start_step=self.step), flush=True)
+        if not trainer.is_global_zero or trainer.interrupted:
+            return
+        sharding = sharding_strategy(trainer)
+        if sharding is not None:  # rank zero holds a shard of the weights: nothing true to print
+            print(
+                f"\nhyra-lightning: no summary under {sharding} (it shards the parameters across ranks);"
+                f" trained to step {trainer.global_step}. Analyse the checkpoint with `hyra-lightning analyze`.",
+                flush=True,
+            )
+            return
+        print(fit_summary(trainer, pl_module, trainer.datamodule, start_step=self.step), flush=True)
 
 
 class _ExtraHelp:

@@ -21,7 +21,11 @@ from tests.app.conftest import ROOT, short_quickstart
 from tests.callbacks.helpers import read_events
 
 FORK = "fork" in multiprocessing.get_all_start_methods()
-STRATEGIES = ["ddp", "ddp_spawn", pytest.param("ddp_fork", marks=pytest.mark.skipif(not FORK, reason="no fork"))]
+STRATEGIES = [
+    "ddp",
+    "ddp_spawn",
+    pytest.param("ddp_fork", marks=pytest.mark.skipif(not FORK, reason="no fork")),
+]
 
 
 def test_parser_with_the_networks_help_pickles():
