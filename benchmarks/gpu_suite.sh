@@ -42,9 +42,10 @@ print(f"device {torch.cuda.get_device_name(0)}, torch {torch.__version__}, light
 PY
 [ "${PIPESTATUS[0]}" -eq 0 ] || exit 2
 
-export HYRA_FIT_ARGS="--config configs/quickstart.yaml --trainer.accelerator gpu --trainer.devices 1
+# The quickstart, short, on one GPU: the base of the fits below.
+FIT=(hyra-lightning fit --config configs/quickstart.yaml --trainer.accelerator gpu --trainer.devices 1
     --trainer.max_steps 60 --trainer.val_check_interval 30 --trainer.enable_progress_bar false
-    --trainer.logger.init_args.save_dir $LOGS/fits"
+    --trainer.logger.init_args.save_dir "$LOGS/fits")
 
 step pytest_gpu 900 $PY -m pytest -q -m gpu -p no:cacheprovider tests
 step overhead_edsr_x4 1200 $PY benchmarks/bench_callback_overhead.py --accelerator gpu --model edsr-baseline \
@@ -53,15 +54,14 @@ step fsds_eager 600 $PY benchmarks/bench_fsds.py --device cuda --repeats 15
 step fsds_compiled 900 $PY benchmarks/bench_fsds.py --device cuda --compile --repeats 15
 step fit_compiled 900 $PY benchmarks/gpu_compiled_fit.py --steps 40
 if $PY -c "from lightning.pytorch.callbacks import EMAWeightAveraging" 2>/dev/null; then
-    step fit_ema 900 hyra-lightning fit $HYRA_FIT_ARGS \
-        --trainer.callbacks+ lightning.pytorch.callbacks.EMAWeightAveraging
+    step fit_ema 900 "${FIT[@]}" --trainer.callbacks+ lightning.pytorch.callbacks.EMAWeightAveraging
 else
     SUMMARY+=("$(printf '%-22s %-30s' fit_ema 'SKIP (Lightning has no EMAWeightAveraging)')")
 fi
-step fit_ddp_one_gpu 900 hyra-lightning fit $HYRA_FIT_ARGS --trainer.strategy ddp
+step fit_ddp_one_gpu 900 "${FIT[@]}" --trainer.strategy ddp
 # FSDP: the fit must stop at setup with the monitors' message (a non-zero exit), within the time limit.
-step fsdp_refusal 300 bash -c "! hyra-lightning fit $HYRA_FIT_ARGS --trainer.strategy fsdp \
-    > $LOGS/fsdp_fit.log 2>&1 && grep -q 'got FSDPStrategy' $LOGS/fsdp_fit.log"
+step fsdp_refusal 300 bash -c 'log=$1; shift; if "$@" >"$log" 2>&1; then echo "FSDP fit ran: no refusal"; exit 1; fi
+    grep -m 1 "got FSDPStrategy" "$log"' _ "$LOGS/fsdp_fit.log" "${FIT[@]}" --trainer.strategy fsdp
 
 echo
 echo "=== summary ($(head -n 1 "$LOGS/device.log"))"

@@ -10,12 +10,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.strategies import FSDPStrategy
 
-from hyra_lightning.cli import _offer_sr_networks
+from hyra_lightning.cli import _FitSummary, _offer_sr_networks
 from hyra_lightning.module import SuperResolutionModule
 from tests.app.conftest import ROOT, short_quickstart
 from tests.callbacks.helpers import read_events
@@ -36,6 +38,17 @@ def test_parser_with_the_networks_help_pickles():
     copy = pickle.loads(pickle.dumps(parser))
     action = next(a for a in copy._actions if a.dest == "model.model")
     assert "SR networks: hyra_lightning.models.EDSR" in action.extra_help()
+
+
+def test_summary_under_a_sharding_strategy_says_why_it_is_skipped(capsys):
+    """Rank zero holds a shard of the weights: no probe, no evaluation, a note instead."""
+    trainer = SimpleNamespace(
+        is_global_zero=True, interrupted=False, global_step=12, strategy=FSDPStrategy.__new__(FSDPStrategy)
+    )
+    _FitSummary().on_fit_end(trainer, pl_module=None)
+    out = capsys.readouterr().out
+    assert "no summary under FSDPStrategy" in out and "step 12" in out
+    assert "hyra-lightning summary" not in out
 
 
 @pytest.mark.slow
