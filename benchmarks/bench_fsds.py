@@ -1,10 +1,14 @@
 """Benchmark the FSDS metric: batched implementation vs per-image loops vs the FFT floor.
 
-For each batch (16 x 3 x 256 x 256 and 4 x 3 x 1020 x 1020, float32; on a GPU also 16 x 3 x 1020 x 1020) this
-times, interleaved round-robin so that
-background load hits every candidate alike, and prints medians and ratios:
+For each batch (float32; on the CPU 64 x 3 x 64 x 64, 16 x 3 x 256 x 256, 4 x 3 x 511 x 512, 1 x 3 x 1020 x 1020
+and 4 x 3 x 1020 x 1020; on a GPU 16 x 3 x 256 x 256, 4 x 3 x 1020 x 1020 and 16 x 3 x 1020 x 1020) this times,
+interleaved round-robin so that background load hits every candidate alike, and prints medians and, for every
+size, the ratio of each per-image loop to the batched call (above 1: batching is faster):
 
 - ``batched``: ``hyra_lightning.functional.fsds(preds, target)``;
+- ``loop (plain)``: a plain per-image loop of the same algorithm, written for speed (normalise both images,
+  pad an odd row, ``rfft2`` of the two, the two cumulative sums per half of their difference and of the
+  reference, the sums): what batching must never be slower than;
 - ``loop (naive)``: the straightforward per-image implementation of the same definition (normalise with
   ``std_mean``, pad an odd height, ``rfft2`` of both images, split and flip, integrate both, subtract, one
   ``.item()`` per image), as a researcher would write it from the paper;
@@ -14,7 +18,8 @@ background load hits every candidate alike, and prints medians and ratios:
 
 Usage::
 
-    python benchmarks/bench_fsds.py                 # the two standard batches
+    python benchmarks/bench_fsds.py                 # the standard batches
+    python benchmarks/bench_fsds.py --shapes 4x3x1020x1020 --threads 2 --repeats 15
     python benchmarks/bench_fsds.py --chunk-sweep   # CPU chunk sizes, to choose CPU_CHUNK_BYTES
     python benchmarks/bench_fsds.py --device cuda   # on a GPU (no chunking there); prints ratios to the floor
     python benchmarks/bench_fsds.py --device cuda --compile   # the same through torch.compile (fs.COMPILE)
@@ -38,8 +43,30 @@ import hyra_lightning.functional.frequency_similarity as fs
 from hyra_lightning.functional import fsds
 from hyra_lightning.metrics import FSDS
 
-SHAPES = ((16, 3, 256, 256), (4, 3, 1020, 1020))
-GPU_SHAPES = (*SHAPES, (16, 3, 1020, 1020))
+SHAPES = ((64, 3, 64, 64), (16, 3, 256, 256), (4, 3, 511, 512), (1, 3, 1020, 1020), (4, 3, 1020, 1020))
+GPU_SHAPES = ((16, 3, 256, 256), (4, 3, 1020, 1020), (16, 3, 1020, 1020))
+
+
+def plain_loop_fsds(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """A plain per-image loop of FSDS (reference image: target), without batching tricks; ``(N,)`` scores."""
+    scores = []
+    for p, t in zip(preds, target, strict=True):
+        p = (p - p.mean()) / p.std()
+        t = (t - t.mean()) / t.std()
+        if p.shape[-2] % 2:
+            p, t = F.pad(p, (0, 0, 0, 1)), F.pad(t, (0, 0, 0, 1))
+        spec_t = torch.fft.rfft2(t)
+        spec_d = torch.fft.rfft2(p) - spec_t
+        half = spec_t.shape[-2] // 2
+        energies = []
+        for spec in (spec_d, spec_t):
+            top = spec[:, :half].cumsum(-2).cumsum(-1)
+            bottom = spec[:, half:].flip(-2).cumsum(-2).cumsum(-1)
+            energies.append(
+                torch.view_as_real(top).square().sum() + torch.view_as_real(bottom).square().sum()
+            )
+        scores.append(-10 * torch.log10(energies[0] / energies[1]))
+    return torch.stack(scores)
 
 
 def naive_fsds(preds: torch.Tensor, target: torch.Tensor) -> float:
@@ -108,13 +135,16 @@ def make_batch(shape: tuple[int, ...], device: torch.device) -> tuple[torch.Tens
     return preds.to(device), target.to(device)
 
 
-def run_standard(repeats: int, device: torch.device) -> None:
-    for shape in SHAPES if device.type == "cpu" else GPU_SHAPES:
+def run_standard(
+    repeats: int, device: torch.device, shapes: tuple[tuple[int, ...], ...] | None = None
+) -> None:
+    for shape in shapes or (SHAPES if device.type == "cpu" else GPU_SHAPES):
         preds, target = make_batch(shape, device)
         with torch.no_grad():
             result = time_round_robin(
                 {
                     "batched": lambda p=preds, t=target: fsds(p, t),
+                    "loop (plain)": lambda p=preds, t=target: plain_loop_fsds(p, t),
                     "loop (naive)": lambda p=preds, t=target: naive_fsds(p, t),
                     "loop (fsds per image)": lambda p=preds, t=target: per_image_fsds(p, t),
                     "floor (rfft2 x2)": lambda p=preds, t=target: floor(p, t),
@@ -135,16 +165,20 @@ def run_standard(repeats: int, device: torch.device) -> None:
                 f"   this / floor = {seconds / floor_s:6.2f}"
             )
         print(
-            f"  speed-up over naive loop: {result['loop (naive)'] / batched:.2f}x, "
-            f"over per-image fsds: {result['loop (fsds per image)'] / batched:.2f}x, "
-            f"batched / floor: {batched / result['floor (rfft2 x2)']:.2f}x"
+            f"  loop / batched: plain {result['loop (plain)'] / batched:.2f}x,"
+            f" naive {result['loop (naive)'] / batched:.2f}x,"
+            f" fsds per image {result['loop (fsds per image)'] / batched:.2f}x"
+            f" (above 1: batching is faster); batched / floor: {batched / floor_s:.2f}x;"
+            f" load average {os.getloadavg()[0]:.2f}"
         )
 
 
-def run_chunk_sweep(repeats: int, device: torch.device) -> None:
+def run_chunk_sweep(
+    repeats: int, device: torch.device, shapes: tuple[tuple[int, ...], ...] | None = None
+) -> None:
     sizes_mb = (0.25, 0.5, 1, 2, 4, 8, 16, 1 << 20)
     default = fs.CPU_CHUNK_BYTES
-    for shape in SHAPES:
+    for shape in shapes or SHAPES:
         preds, target = make_batch(shape, device)
         candidates = {}
         for mb in sizes_mb:
@@ -177,6 +211,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--chunk-sweep", action="store_true")
     parser.add_argument(
+        "--shapes", nargs="+", default=None, help="batches as NxCxHxW (default: the standard ones)"
+    )
+    parser.add_argument(
         "--compile", action="store_true", help="torch.compile the per-chunk kernel (not on CPU)"
     )
     args = parser.parse_args()
@@ -189,10 +226,11 @@ def main() -> None:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
         + f", compile={fs.COMPILE}, load average {os.getloadavg()[0]:.2f}"
     )
+    shapes = tuple(tuple(int(v) for v in s.split("x")) for s in args.shapes) if args.shapes else None
     if args.chunk_sweep:
-        run_chunk_sweep(args.repeats, device)
+        run_chunk_sweep(args.repeats, device, shapes)
     else:
-        run_standard(args.repeats, device)
+        run_standard(args.repeats, device, shapes)
 
 
 if __name__ == "__main__":

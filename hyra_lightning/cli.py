@@ -36,6 +36,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 import hyra_lightning.callbacks  # noqa: F401  (the monitors become known subclasses in `--trainer.callbacks` help)
 from hyra_lightning.batch import split_batch
+from hyra_lightning.callbacks._base import sharding_strategy
 from hyra_lightning.commands import COMMANDS, SUMMARIES
 from hyra_lightning.data.datamodule import SRDataModule
 from hyra_lightning.module import SuperResolutionModule, evaluate_upsampler
@@ -71,8 +72,15 @@ _NO_MODEL_HINT = (
 )
 
 
-class _TrainStart(Callback):
-    """Remembers ``trainer.global_step`` when the training loop starts (after a checkpoint was restored)."""
+class _FitSummary(Callback):
+    """Prints :func:`fit_summary` at the end of ``fit``, on global rank zero of the processes that trained.
+
+    Remembers ``trainer.global_step`` when the training loop starts (after a checkpoint was restored). The
+    summary is printed from the ``on_fit_end`` hook rather than after ``trainer.fit`` returns: with the
+    spawn-based strategies (``ddp_spawn``, ``ddp_fork``, ``ddp_notebook``) the fit runs in worker processes,
+    and the launching process's trainer, callbacks and logger never see the trained step, the monitors' last
+    readings or the log folder the run wrote (its logger would name the next, empty version).
+    """
 
     def __init__(self) -> None:
         self.step: int | None = None
@@ -80,9 +88,32 @@ class _TrainStart(Callback):
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self.step = int(trainer.global_step)
 
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.is_global_zero or trainer.interrupted:
+            return
+        sharding = sharding_strategy(trainer)
+        if sharding is not None:  # rank zero holds a shard of the weights: nothing true to print
+            print(
+                f"\nhyra-lightning: no summary under {sharding} (it shards the parameters across ranks);"
+                f" trained to step {trainer.global_step}. Analyse the checkpoint with `hyra-lightning analyze`.",
+                flush=True,
+            )
+            return
+        print(fit_summary(trainer, pl_module, trainer.datamodule, start_step=self.step), flush=True)
+
+
+class _ExtraHelp:
+    """A picklable ``extra_help`` callable (spawned DDP workers unpickle the trainer, hence the parser)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self) -> str:
+        return self.text
+
 
 class HyRALightningCLI(LightningCLI):
-    """LightningCLI that links the data scale to the module and prints a summary after ``fit``."""
+    """LightningCLI that links the data scale to the module and prints a summary at the end of ``fit``."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.scale", "model.scale")
@@ -129,14 +160,7 @@ class HyRALightningCLI(LightningCLI):
             )
 
     def before_fit(self) -> None:
-        self._train_start = _TrainStart()
-        self.trainer.callbacks.append(self._train_start)
-
-    def after_fit(self) -> None:
-        if self.trainer.is_global_zero:
-            start = getattr(self, "_train_start", None)
-            start_step = start.step if start is not None else None
-            print(fit_summary(self.trainer, self.model, self.datamodule, start_step=start_step), flush=True)
+        self.trainer.callbacks.append(_FitSummary())
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
@@ -158,7 +182,7 @@ def _offer_sr_networks(parser: LightningArgumentParser) -> None:
     text = f", SR networks: {', '.join(SR_NETWORKS)}; or any torch.nn.Module by class path"
     for action in getattr(parser, "_actions", []):
         if getattr(action, "dest", None) == "model.model" and hasattr(action, "extra_help"):
-            action.extra_help = lambda: text
+            action.extra_help = _ExtraHelp(text)
 
 
 def _fmt_duration(seconds: float | None) -> str:

@@ -74,7 +74,7 @@ def test_ci_runs_the_readme_environment_then_the_extras_then_the_floors():
     readme = ci.index("pip install torch==2.13.0 && pip install")
     # the extras environment runs what the readme one skipped: the tests marked `requires` (tests/optional.py)
     extras = ci.index('-r .ci/extras-requirements.txt && $pip_ -e ".[$EXTRAS_EXTRAS]"')
-    assert ci.index('-m pytest -q -m requires', extras) > extras
+    assert ci.index("-m pytest -q -m requires", extras) > extras
     floors = ci.index('venv_suite floors .ci/floor-requirements.txt "$FLOORS_EXTRAS"')
     assert readme < extras < floors
 

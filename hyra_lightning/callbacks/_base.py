@@ -36,6 +36,7 @@ __all__ = [
     "probe_key",
     "resolve_model",
     "resolve_probe_options",
+    "sharding_strategy",
 ]
 
 #: The probe options that name a monitor's checkpoint entry (``extra`` and ``dtype`` are left out, so that a
@@ -55,6 +56,24 @@ CHECKPOINT_FLUSH_TIMEOUT_S: float = 120.0
 
 #: Seconds the monitors wait for the writer after Ctrl-C or SIGTERM before the run ends.
 INTERRUPT_FLUSH_TIMEOUT_S: float = 10.0
+
+
+#: Strategies that shard the parameters across ranks, by class name in ``lightning.pytorch.strategies``.
+_SHARDING_STRATEGIES = ("FSDPStrategy", "DeepSpeedStrategy", "ModelParallelStrategy")
+
+
+def sharding_strategy(trainer: pl.Trainer) -> str | None:
+    """The class name of the trainer's strategy when it shards the parameters across ranks, else ``None``.
+
+    Under FSDP, DeepSpeed (ZeRO) and Lightning's ``ModelParallelStrategy`` (or a subclass of one) each rank
+    holds a shard of the parameters: a forward pass on one rank alone either reads a shard or waits forever for
+    the other ranks to gather the rest.
+    """
+    import lightning.pytorch.strategies as strategies
+
+    classes = tuple(getattr(strategies, name) for name in _SHARDING_STRATEGIES if hasattr(strategies, name))
+    strategy = getattr(trainer, "strategy", None)
+    return type(strategy).__name__ if isinstance(strategy, classes) else None
 
 
 def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
@@ -284,8 +303,26 @@ class MonitorCallback(Callback):
 
     # ------------------------------------------------------------------------------------------ hooks
 
+    def _refuse_sharding_strategy(self, trainer: pl.Trainer) -> None:
+        """Raise on every rank (so none waits for another) when the strategy shards the parameters.
+
+        Raises:
+            ValueError: under FSDP, DeepSpeed or ``ModelParallelStrategy``.
+        """
+        name = sharding_strategy(trainer)
+        if name is None:
+            return
+        raise ValueError(
+            f"Expected `trainer.strategy` to keep every parameter on every rank for {type(self).__name__}, got"
+            f" {name}. It shards the parameters across ranks, so the monitor's forward passes outside the"
+            " training step would read a shard of the weights or wait forever for the ranks that hold the rest."
+            " Train with `strategy='ddp'` (or 'ddp_spawn', 'ddp_fork', one device), or remove the monitor from"
+            " the callbacks."
+        )
+
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._refuse_sharding_strategy(trainer)
         resolve_model(pl_module, self.submodule)  # fail early on a wrong `submodule`
         self._interrupted = False
         if trainer.is_global_zero and trainer.loggers:

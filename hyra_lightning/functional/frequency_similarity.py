@@ -26,7 +26,8 @@ Implementation notes (none of them changes the result beyond rounding):
   normalisation at the 1e-7 level, and a one-shot float32 reduction over a megapixel is not that accurate;
 - without autograd the spectra are overwritten in place (fewer fresh allocations); with it, nothing is, and a
   pair with a non-finite value is zeroed before the transform so that NaN or Inf never reaches a gradient;
-- on CPU, image pairs are processed in cache-sized chunks (the integrations are memory-bound); on other
+- on CPU, image pairs are processed in cache-sized chunks (the integrations are memory-bound), counted by the
+  bytes of the stacked spectra of both images of a pair, so large images go one pair per chunk; on other
   devices the whole batch is processed at once, optionally through :func:`torch.compile` (:data:`COMPILE`);
 - the computation never reads a value back to the host: invalid pairs (constant or non-finite image) are a
   device-side mask. The public functions read the number of invalid pairs once per call, after everything
@@ -59,11 +60,14 @@ __all__ = [
 #: Largest radial frequency of a one-sided spectrum, in Nyquist units (the corner ``fx = fy = 1/2``).
 MAX_RADIAL_FREQUENCY: float = math.sqrt(2.0)
 
-#: On CPU, image pairs are processed in chunks whose one-sided spectrum (of one image of each pair) takes
-#: about this many bytes, so that the memory-bound integration passes run in cache. A chunk also holds at least
-#: ``2 * torch.get_num_threads()`` 2-D transforms (images times channels), to keep every thread of the FFT busy.
-#: Chosen with ``benchmarks/bench_fsds.py --chunk-sweep``.
-CPU_CHUNK_BYTES: int = 4 * 2**20
+#: On CPU, image pairs are processed in chunks whose stacked one-sided spectra (both images of every pair, as
+#: the chunk holds them) take at most about this many bytes, so that the memory-bound integration passes run in
+#: cache (L2 and a share of L3); a pair larger than that (a 3 x 1020 x 1020 pair takes 50 MB) is a chunk of its
+#: own, so batching never holds more memory per transform than a per-image loop does. A chunk also holds at
+#: least ``2 * torch.get_num_threads()`` 2-D transforms (two images times their channels per pair), to keep
+#: every thread of the FFT busy. Chosen with ``benchmarks/bench_fsds.py --chunk-sweep``: 8 MB keeps the chunks
+#: of small images that the sweep chose before the two images of a pair were stacked (4 MB per image).
+CPU_CHUNK_BYTES: int = 8 * 2**20
 
 #: An image whose standard deviation is at most this many machine epsilons times the magnitude of its mean
 #: (a few units in the last place of its values) is treated as constant: its normalised version would be
@@ -279,9 +283,10 @@ def _chunk_size(preds: Tensor) -> int:
     if preds.device.type != "cpu":
         return max(n, 1)
     c, h, w = preds.shape[1:]
-    per_image = c * (h + h % 2) * (w // 2 + 1) * 2 * preds.element_size()
-    balanced = -(-2 * torch.get_num_threads() // c)
-    return max(1, min(n, max(CPU_CHUNK_BYTES // per_image, balanced)))
+    # Both images of a pair go through one stacked transform: 2 * c spectra of (H', W // 2 + 1) complex values.
+    per_pair = 2 * c * (h + h % 2) * (w // 2 + 1) * 2 * preds.element_size()
+    balanced = -(-2 * torch.get_num_threads() // (2 * c))
+    return max(1, min(n, max(CPU_CHUNK_BYTES // per_pair, balanced)))
 
 
 def _pivot(preds: Tensor, target: Tensor, track: bool) -> tuple[Tensor, Tensor]:

@@ -256,14 +256,21 @@ def test_batched_equals_per_image_and_chunking_does_not_matter(monkeypatch):
 
 
 def test_chunk_policy(monkeypatch):
-    big = torch.empty(5, 3, 1020, 1020)  # 12.5 MB of spectrum per image: one image per budget
+    """Chunks are counted by the stacked spectra of both images of a pair (what a chunk holds in memory)."""
+    big = torch.empty(5, 3, 1020, 1020)  # 50 MB of stacked spectra per pair: over the budget
     small = torch.empty(40, 3, 64, 64)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert fs._chunk_size(big) == 1
-    assert fs._chunk_size(small) == min(40, fs.CPU_CHUNK_BYTES // (3 * 64 * 33 * 8))
+    assert fs._chunk_size(small) == min(40, fs.CPU_CHUNK_BYTES // (2 * 3 * 64 * 33 * 8))
+    # Two threads (the batch that was slower batched than looped): one pair per chunk, whose stacked transform
+    # already holds 6 2-D transforms, 3 per thread.
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert fs._chunk_size(big) == 1
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    assert fs._chunk_size(big) == 3  # at least 2 transforms per thread
-    assert fs._chunk_size(big[:2]) == 2
+    assert fs._chunk_size(big) == 2  # at least 2 transforms per thread: 2 pairs of 2 x 3 channels
+    assert fs._chunk_size(big[:1]) == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert fs._chunk_size(torch.empty(5, 1, 1020, 1020)) == 5  # 16 transforms of one channel at most
 
 
 @pytest.mark.parametrize("reference", ["target", "preds"])
