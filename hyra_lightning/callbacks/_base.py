@@ -35,6 +35,7 @@ __all__ = [
     "MonitorCallback",
     "PrecisionForward",
     "averaging_callback",
+    "averaging_pending",
     "detach_copy",
     "discover_scale",
     "eager",
@@ -217,6 +218,23 @@ def weight_roots(
     if not isinstance(average, pl.LightningModule) or n_averaged is None or int(n_averaged) == 0:
         return None, pl_module
     return average, pl_module
+
+
+def averaging_pending(trainer: pl.Trainer, monitor: Callback) -> bool:
+    """Whether, in ``on_train_batch_end``, a ``WeightAveraging`` callback listed after ``monitor`` has still to
+    fold this step's weights into its average (a probe of the averaged weights now would read the last step's)."""
+    callback = averaging_callback(trainer)
+    if callback is None or getattr(callback, "_average_model", None) is None:
+        return False
+    should_update = getattr(callback, "should_update", None)
+    latest = getattr(callback, "_latest_update_step", None)
+    if should_update is None or latest is None:  # StochasticWeightAveraging averages at epoch starts
+        return False
+    callbacks = list(trainer.callbacks)  # type: ignore[attr-defined]
+    if monitor not in callbacks or callbacks.index(callback) < callbacks.index(monitor):
+        return False
+    step = trainer.global_step
+    return bool(step > latest and should_update(step_idx=step - 1))
 
 
 def _swapped_for_validation(trainer: pl.Trainer, callback: Callback, monitor: Callback, hook: str) -> bool:
