@@ -1,6 +1,6 @@
 """Watch the generator of a GAN (ESRGAN-style, manual optimization) with the three hyra-lightning monitors.
 
-    python examples/gan_training.py            # a few minutes on a laptop CPU
+    python examples/gan_training.py            # 400 optimizer steps (200 batches)
     tensorboard --logdir lightning_logs
 
 The generator is an EDSR, the discriminator a small patch discriminator; the generator's loss is L1 plus a
