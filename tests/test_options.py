@@ -27,6 +27,7 @@ PAIRS = [
     ("ScoreProtocol", "SCORE_PROTOCOLS"),
     ("TableFormat", "TABLE_FORMATS"),
     ("AttributionPath", "ATTRIBUTION_PATHS"),
+    ("Weights", "WEIGHTS"),
 ]
 
 
