@@ -182,11 +182,14 @@ class HyRAMonitor(MonitorCallback):
         self._counted_ahead_at: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {
+        fields = {
             "probe": probe_key(self.probe_options),
             "boundary": self.boundary,
             "submodule": self.submodule,
         }
+        if self.weights != "averaged":  # in the key only away from its default: older checkpoints keep theirs
+            fields["weights"] = self.weights
+        return fields
 
     @property
     def images(self) -> tuple[Tensor | None, Tensor | None]:

@@ -203,7 +203,11 @@ class ImpulseResponseMonitor(MonitorCallback):
     def _state_key_fields(self) -> dict[str, Any]:
         # `extra` (an argument that measured two reading errors on demand; they are measured at every probe
         # now) stays in the key at its old default, so that checkpoints written before keep their key.
-        return {"probe": probe_key(self.probe_options), "extra": False, "submodule": self.submodule}
+        # `weights` joins the key only away from its default, for the same reason.
+        fields = {"probe": probe_key(self.probe_options), "extra": False, "submodule": self.submodule}
+        if self.weights != "averaged":
+            fields["weights"] = self.weights
+        return fields
 
     # ---------------------------------------------------------------------------------------------- hooks
 

@@ -126,10 +126,12 @@ def test_default_reads_the_averaged_weights_under_the_usual_tags_only(tmp_path):
         every_n_steps=2,
         log_on_train_start=False,
         log_on_train_end=False,
-        size=11,
+        size=9,
         log_images=False,
         weights="live",
     )
+    assert impulse.state_key != live.state_key  # both in one Trainer, each with its checkpoint entry
+    assert impulse.state_key == ImpulseResponseMonitor(size=9).state_key  # the default keeps the older key
     snapshots = _Snapshots(lambda: ema._average_model.module, steps=(2,))
     trainer = make_trainer(tmp_path, [impulse, live, ema, snapshots], max_steps=2, limit_val_batches=0)
     trainer.fit(SRModule(lr=0.05), datamodule=PhotoData())
