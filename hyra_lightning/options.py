@@ -36,6 +36,7 @@ __all__ = [
     "SCHEDULERS",
     "SCORE_PROTOCOLS",
     "TABLE_FORMATS",
+    "WEIGHTS",
     "Y_ROUNDINGS",
     "Activation",
     "AttributionPath",
@@ -52,6 +53,7 @@ __all__ = [
     "Scheduler",
     "ScoreProtocol",
     "TableFormat",
+    "Weights",
     "YRounding",
 ]
 
@@ -128,3 +130,11 @@ TABLE_FORMATS: tuple[str, ...] = get_args(TableFormat)
 #: integrated gradients with the blurred image as baseline).
 AttributionPath = Literal["gaussian", "linear"]
 ATTRIBUTION_PATHS: tuple[str, ...] = get_args(AttributionPath)
+
+#: Which weights a monitor probes when a weight-averaging callback (Lightning's ``WeightAveraging``, such as
+#: ``EMAWeightAveraging``, or ``StochasticWeightAveraging``) is present: the averaged weights (``"averaged"``,
+#: the live ones when there is no such callback or it has not averaged yet), the weights being trained
+#: (``"live"``), or both (``"both"``: the averaged ones under the monitor's tags, the live ones under its
+#: ``*_live/`` tags).
+Weights = Literal["averaged", "live", "both"]
+WEIGHTS: tuple[str, ...] = get_args(Weights)

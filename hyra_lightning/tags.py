@@ -19,8 +19,10 @@ __all__ = [
     "FSDS_CURVE",
     "FSDS_PREFIX",
     "FSDS_VAL",
+    "HYRA_LIVE_PREFIX",
     "HYRA_PREFIX",
     "HYRA_SCALARS",
+    "IMPULSE_LIVE_PREFIX",
     "IMPULSE_PREFIX",
     "IMPULSE_PROFILE",
     "IMPULSE_READING_SCALARS",
@@ -37,6 +39,7 @@ __all__ = [
     "hyra_sample",
     "hyra_scalar",
     "impulse_scalar",
+    "live_tag",
     "train_loss_term",
 ]
 
@@ -67,10 +70,16 @@ IMPULSE_READING_SCALARS: tuple[str, ...] = (
 IMPULSE_RESPONSE = "impulse/response"
 IMPULSE_SPECTRUM = "impulse/spectrum"
 IMPULSE_PROFILE = "impulse/profile"
+#: The prefix of the readings of the live weights (``weights="both"``): ``impulse_live/<name>`` and the three
+#: pictures, beside the readings of the averaged weights under ``impulse/``.
+IMPULSE_LIVE_PREFIX = "impulse_live"
 
 # ------------------------------------------------------------------------------------------------ HyRAMonitor
 
 HYRA_PREFIX = "hyra"
+#: The prefix of the readings of the live weights (``weights="both"``): ``hyra_live/<name>``,
+#: ``hyra_live/sample_<i>``.
+HYRA_LIVE_PREFIX = "hyra_live"
 #: The scalars of ``HyRAResult.scalars()``, logged as ``hyra/<name>`` (the ``fsds_*`` ones with HR images).
 HYRA_SCALARS: tuple[str, ...] = (
     "nonlinear_energy_ratio",
@@ -131,6 +140,17 @@ def hyra_sample(index: int) -> str:
     return f"{HYRA_PREFIX}/sample_{index}"
 
 
+def live_tag(tag: str) -> str:
+    """The tag of the same reading made on the live weights: ``<prefix>_live/<rest>``.
+
+    Example:
+        >>> live_tag("impulse/cutoff"), live_tag("hyra/sample_0")
+        ('impulse_live/cutoff', 'hyra_live/sample_0')
+    """
+    prefix, _, rest = tag.partition("/")
+    return f"{prefix}_live/{rest}"
+
+
 def band_tag(index: int) -> str:
     """Name of band ``index`` under a prefix: ``band_<kk>``, ``kk`` zero-padded to two digits.
 
@@ -156,6 +176,12 @@ DOCUMENTED_TAGS: tuple[str, ...] = (
     IMPULSE_PROFILE,
     *(hyra_scalar(name) for name in HYRA_SCALARS),
     f"{HYRA_PREFIX}/sample_<i>",
+    f"{IMPULSE_LIVE_PREFIX}/<name>",
+    live_tag(IMPULSE_RESPONSE),
+    live_tag(IMPULSE_SPECTRUM),
+    live_tag(IMPULSE_PROFILE),
+    f"{HYRA_LIVE_PREFIX}/<name>",
+    f"{HYRA_LIVE_PREFIX}/sample_<i>",
     FSDS_VAL,
     f"{FSDS_PREFIX}/band_<kk>",
     FSDS_CURVE,

@@ -75,3 +75,31 @@ def test_examples_write_under_an_ignored_output_folder(tmp_path, monkeypatch, ca
     for name in written:  # run from the repository root, they are ignored by git
         ignored = subprocess.run(["git", "check-ignore", "-q", f"outputs/{name}"], cwd=ROOT, check=False)
         assert ignored.returncode == 0, name
+
+
+@pytest.mark.slow
+def test_gan_example_monitors_the_generator_only(tmp_path, monkeypatch, capsys):
+    from tests.callbacks.helpers import image_steps, read_events, scalar_steps
+
+    example = _example("gan_training.py")
+    discriminator = example["PatchDiscriminator"]
+    calls: list[bool] = []
+    forward = discriminator.forward
+
+    def counted(self, x):
+        calls.append(self.training)
+        return forward(self, x)
+
+    monkeypatch.setattr(discriminator, "forward", counted)
+    args = ["--max-steps", "8", "--every-n-steps", "4", "--val-every-n-batches", "2", "--n-resblocks", "1"]
+    args += ["--n-feats", "8", "--patch-size", "12", "--batch-size", "2", "--log-dir", str(tmp_path)]
+    trainer = example["main"](args)
+    assert "done: tensorboard" in capsys.readouterr().out
+    assert trainer.global_step == 8  # two optimizer steps per batch, 4 batches
+    assert calls == [True] * 3 * 4  # three discriminator passes per training batch, none by the monitors
+    events = read_events(trainer.logger.log_dir)
+    assert scalar_steps(events, "impulse/dc_gain") == [0, 4, 8]  # every_n_steps counts optimizer steps
+    assert image_steps(events, "impulse/response") == [0, 4, 8]
+    assert scalar_steps(events, "hyra/hf_injection") == [4, 8]  # validation every 2 batches
+    assert image_steps(events, "hyra/sample_0") == [4, 8]
+    assert scalar_steps(events, "fsds/val") == [4, 8]

@@ -28,6 +28,7 @@ PAIRS = [
     ("TableFormat", "TABLE_FORMATS"),
     ("YRounding", "Y_ROUNDINGS"),
     ("AttributionPath", "ATTRIBUTION_PATHS"),
+    ("Weights", "WEIGHTS"),
 ]
 
 

@@ -13,7 +13,9 @@ how many writes failed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import lightning.pytorch as pl
@@ -29,14 +31,20 @@ from hyra_lightning.callbacks._writer import FLUSH_TIMEOUT_S, WriteJob, get_writ
 from hyra_lightning.callbacks.sinks import IsolatedSink, failure_report, isolate, sinks_for
 
 __all__ = [
+    "EagerForward",
     "MonitorCallback",
     "PrecisionForward",
+    "averaging_callback",
+    "averaging_pending",
     "detach_copy",
     "discover_scale",
+    "eager",
+    "eager_view",
     "probe_key",
     "resolve_model",
     "resolve_probe_options",
     "sharding_strategy",
+    "weight_roots",
 ]
 
 #: The probe options that name a monitor's checkpoint entry (``extra`` and ``dtype`` are left out, so that a
@@ -77,15 +85,16 @@ def sharding_strategy(trainer: pl.Trainer) -> str | None:
 
 
 def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Module:
-    """The network a monitor probes: ``pl_module`` itself, or its submodule at the dotted path ``submodule``.
+    """The network a monitor probes: ``pl_module`` itself, or its submodule at the dotted path ``submodule``,
+    as an eager view (:func:`eager_view`): the monitors' forward passes never run a ``torch.compile``d graph.
 
     Raises:
         ValueError: if ``submodule`` names no submodule of ``pl_module``.
     """
     if submodule is None:
-        return pl_module
+        return eager_view(pl_module)
     try:
-        return pl_module.get_submodule(submodule)
+        return eager_view(pl_module.get_submodule(submodule))
     except AttributeError as err:
         names = [name for name, _ in pl_module.named_children()]
         raise ValueError(
@@ -94,11 +103,178 @@ def resolve_model(pl_module: pl.LightningModule, submodule: str | None) -> nn.Mo
         ) from err
 
 
+def _optimized_module_type() -> type | None:
+    """``torch._dynamo.OptimizedModule``, or ``None`` when dynamo was never imported (nothing is compiled)."""
+    if "torch._dynamo" not in sys.modules:
+        return None
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    return OptimizedModule
+
+
+def _unwrap_compiled(module: nn.Module) -> nn.Module:
+    """The module a ``torch.compile(module)`` wraps (``_orig_mod``, through nested wrappers); else ``module``."""
+    optimized = _optimized_module_type()
+    while optimized is not None and isinstance(module, optimized):
+        module = module._orig_mod
+    return module
+
+
+def _compiled_here(module: nn.Module) -> bool:
+    """Whether calling ``module`` itself would run a compiled graph: ``module.compile()`` was called, or
+    Lightning compiled the LightningModule as a whole (its ``forward`` replaced by a dynamo wrapper)."""
+    if module.__dict__.get("_compiled_call_impl") is not None:
+        return True
+    return module.__dict__.get("_compiler_ctx") is not None and "forward" in module.__dict__
+
+
+def _has_compiled(module: nn.Module) -> bool:
+    optimized = _optimized_module_type()
+    if optimized is None:
+        return False
+    return any(isinstance(m, optimized) or _compiled_here(m) for m in module.modules())
+
+
+def eager_view(module: nn.Module) -> nn.Module:
+    """``module`` as the monitors run it: without ``torch.compile``.
+
+    A compiled module (``torch.compile(net)``, an ``OptimizedModule``) gives its original module
+    (``_orig_mod``). A module with compiled parts below it (a compiled submodule, ``module.compile()``, a
+    LightningModule that Lightning compiled as a whole) is wrapped in :class:`EagerForward`, whose forward runs
+    them eagerly. Otherwise ``module`` itself. The user's model is left as it is: nothing is replaced outside
+    the monitor's own forward passes.
+    """
+    module = _unwrap_compiled(module)
+    return EagerForward(module) if _has_compiled(module) else module
+
+
+@contextmanager
+def eager(module: nn.Module) -> Iterator[None]:
+    """Inside the block, calling ``module`` runs no compiled graph: every compiled module below it is swapped
+    for its original module in its parent, ``module.compile()``'s compiled call and Lightning's compiled
+    ``forward`` are set aside; all of it is put back when the block ends, also on an exception."""
+    optimized = _optimized_module_type()
+    undo: list[tuple[dict[str, Any], str, Any]] = []
+    try:
+        stack = [module]
+        while stack:
+            current = stack.pop()
+            state = current.__dict__
+            if state.get("_compiled_call_impl") is not None:
+                undo.append((state, "_compiled_call_impl", state["_compiled_call_impl"]))
+                state["_compiled_call_impl"] = None
+            if state.get("_compiler_ctx") is not None and "forward" in state:
+                undo.append((state, "forward", state.pop("forward")))
+            for name, child in list(current._modules.items()):
+                if child is None:
+                    continue
+                inner = child
+                while optimized is not None and isinstance(inner, optimized):
+                    inner = inner._orig_mod
+                if inner is not child:
+                    undo.append((current._modules, name, child))
+                    current._modules[name] = inner
+                stack.append(inner)
+        yield
+    finally:
+        for mapping, key, value in reversed(undo):
+            mapping[key] = value
+
+
+class EagerForward(nn.Module):
+    """Run ``module`` without its compiled parts (see :func:`eager`); parameters, modules and train/eval flags
+    are ``module``'s (a registered child)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.training = module.training
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """``module(*args, **kwargs)``, eagerly."""
+        with eager(self.module):
+            return self.module(*args, **kwargs)
+
+
+def averaging_callback(trainer: pl.Trainer) -> Callback | None:
+    """The trainer's weight-averaging callback (``WeightAveraging``, ``StochasticWeightAveraging``), if any."""
+    from lightning.pytorch.callbacks import StochasticWeightAveraging
+
+    kinds: tuple[type, ...] = (StochasticWeightAveraging,)
+    try:  # Lightning >= 2.6
+        from lightning.pytorch.callbacks import WeightAveraging
+
+        kinds = (WeightAveraging, StochasticWeightAveraging)
+    except ImportError:  # pragma: no cover - Lightning < 2.6
+        pass
+    for callback in getattr(trainer, "callbacks", ()):
+        if isinstance(callback, kinds):
+            return callback
+    return None
+
+
+def weight_roots(
+    trainer: pl.Trainer, pl_module: pl.LightningModule, monitor: Callback, hook: str
+) -> tuple[pl.LightningModule | None, pl.LightningModule]:
+    """The LightningModules that hold the averaged and the live weights while ``monitor`` runs ``hook``.
+
+    The first is ``None`` without a weight-averaging callback, or before it has averaged anything
+    (``StochasticWeightAveraging`` before its first averaging epoch). ``WeightAveraging`` (EMA) swaps the
+    two sets of weights between the model and its copy for the validation epoch: from its
+    ``on_validation_epoch_start`` to its ``on_validation_epoch_end``, so which copy holds which set depends on
+    whether it runs its hook before or after the monitor's (the order of ``Trainer(callbacks=...)``).
+    """
+    callback = averaging_callback(trainer)
+    average = None if callback is None else getattr(callback, "_average_model", None)
+    if average is None:
+        return None, pl_module
+    module = getattr(average, "module", None)
+    if isinstance(module, pl.LightningModule):  # WeightAveraging: an AveragedModel around a copy
+        if _swapped_for_validation(trainer, callback, monitor, hook):
+            return pl_module, module
+        return module, pl_module
+    n_averaged = getattr(callback, "n_averaged", None)  # StochasticWeightAveraging: the copy itself
+    if not isinstance(average, pl.LightningModule) or n_averaged is None or int(n_averaged) == 0:
+        return None, pl_module
+    return average, pl_module
+
+
+def averaging_pending(trainer: pl.Trainer, monitor: Callback) -> bool:
+    """Whether, in ``on_train_batch_end``, a ``WeightAveraging`` callback listed after ``monitor`` has still to
+    fold this step's weights into its average (a probe of the averaged weights now would read the last step's)."""
+    callback = averaging_callback(trainer)
+    if callback is None or getattr(callback, "_average_model", None) is None:
+        return False
+    should_update = getattr(callback, "should_update", None)
+    latest = getattr(callback, "_latest_update_step", None)
+    if should_update is None or latest is None:  # StochasticWeightAveraging averages at epoch starts
+        return False
+    callbacks = list(trainer.callbacks)  # type: ignore[attr-defined]
+    if monitor not in callbacks or callbacks.index(callback) < callbacks.index(monitor):
+        return False
+    step = trainer.global_step
+    return bool(step > latest and should_update(step_idx=step - 1))
+
+
+def _swapped_for_validation(trainer: pl.Trainer, callback: Callback, monitor: Callback, hook: str) -> bool:
+    """Whether ``WeightAveraging`` has swapped the averaged weights into the model when ``monitor`` runs
+    ``hook``."""
+    if not (trainer.validating or trainer.sanity_checking):
+        return False
+    callbacks = list(trainer.callbacks)  # type: ignore[attr-defined]
+    if hook not in ("on_validation_epoch_start", "on_validation_epoch_end") or monitor not in callbacks:
+        return True
+    averaging_first = callbacks.index(callback) < callbacks.index(monitor)
+    return averaging_first if hook == "on_validation_epoch_start" else not averaging_first
+
+
 def discover_scale(pl_module: pl.LightningModule, model: nn.Module, given: int | None) -> int | None:
     """The upsampling factor: ``given`` if set, else an integer attribute ``scale`` of ``model`` or of
     ``pl_module``, else ``None`` (the analysis layer then infers it from the output size)."""
     if given is not None:
         return given
+    if isinstance(model, EagerForward):
+        model = model.module
     for owner in (model, pl_module):
         value = getattr(owner, "scale", None)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:

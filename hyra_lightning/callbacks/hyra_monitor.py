@@ -18,12 +18,15 @@ from hyra_lightning.callbacks._base import (
     probe_key,
     resolve_model,
     resolve_probe_options,
+    weight_roots,
 )
 from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
-from hyra_lightning.options import BOUNDARIES, Boundary, ProbeMode
-from hyra_lightning.tags import hyra_sample, hyra_scalar
+from hyra_lightning.options import BOUNDARIES, WEIGHTS, Boundary, ProbeMode, Weights
+from hyra_lightning.tags import hyra_sample, hyra_scalar, live_tag
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hyra_lightning.analysis import HyRAResult, ImpulseResponse
 
 __all__ = ["HyRAMonitor"]
@@ -69,6 +72,10 @@ class HyRAMonitor(MonitorCallback):
     If the model rejects the probe, the monitor warns once with the error and the remedy and switches itself
     off; training continues.
 
+    Which weights: by default the averaged weights when a weight-averaging callback is present (those that
+    validation uses with ``EMAWeightAveraging``; see ``weights``), whichever of the model and the averaging
+    copy holds them at the moment. A ``torch.compile``d network is run eagerly (its original module).
+
     Args:
         num_images: how many images of the first validation batch to analyse (fewer if the batch is smaller).
         images: LR images ``(N, C, h, w)`` or ``(C, h, w)`` to analyse instead of a validation batch (a
@@ -94,6 +101,10 @@ class HyRAMonitor(MonitorCallback):
         log_images: log the ``hyra/sample_<i>`` panels; ``False`` logs the scalars only.
         submodule: dotted name of the SR network inside the LightningModule; ``None`` uses the
             LightningModule's own ``forward``.
+        weights: which weights to analyse when a weight-averaging callback is present: ``"averaged"`` (the
+            live ones before any averaging), ``"live"`` (the weights being trained, under the same tags) or
+            ``"both"`` (the averaged ones under ``hyra/``, the live ones under ``hyra_live/``); see
+            :class:`ImpulseResponseMonitor`.
         blocking: compute the scalars, draw and write in the training thread (for debugging); by default a
             background thread does it and the training thread only runs the decomposition.
 
@@ -125,9 +136,11 @@ class HyRAMonitor(MonitorCallback):
         in_channels: int | None = None,
         log_images: bool = True,
         submodule: str | None = None,
+        weights: Weights = "averaged",
         blocking: bool = False,
     ) -> None:
         super().__init__()
+        check_choice("weights", weights, WEIGHTS)
         check_int("num_images", num_images)
         check_bool("blocking", blocking)
         check_int("every_n_epochs", every_n_epochs)
@@ -153,6 +166,7 @@ class HyRAMonitor(MonitorCallback):
         self.hr_key = hr_key
         self.log_images = log_images
         self.submodule = submodule
+        self.weights = weights
         self.blocking = blocking
 
         #: ``trainer.global_step`` of the last decomposition, or ``None``.
@@ -168,11 +182,14 @@ class HyRAMonitor(MonitorCallback):
         self._counted_ahead_at: int | None = None
 
     def _state_key_fields(self) -> dict[str, Any]:
-        return {
+        fields = {
             "probe": probe_key(self.probe_options),
             "boundary": self.boundary,
             "submodule": self.submodule,
         }
+        if self.weights != "averaged":  # in the key only away from its default: older checkpoints keep theirs
+            fields["weights"] = self.weights
+        return fields
 
     @property
     def images(self) -> tuple[Tensor | None, Tensor | None]:
@@ -278,6 +295,7 @@ class HyRAMonitor(MonitorCallback):
                 and callback.last_step == step
                 and callback.last_response is not None
                 and callback.submodule == self.submodule
+                and (callback.weights == "live") == (self.weights == "live")
                 and callback.resolved_options == options
             ):
                 return callback.last_response
@@ -294,11 +312,34 @@ class HyRAMonitor(MonitorCallback):
                 "no images to analyse: no validation batch was seen. Pass `images=` or add validation data.",
             )
             return
+        averaged, live = weight_roots(trainer, pl_module, self, "on_validation_epoch_end")
+        main = live if self.weights == "live" or averaged is None else averaged
+        result = self._decompose(trainer, pl_module, main, reuse=True)
+        if result is None:
+            return
+        live_result = None
+        if self.weights == "both":
+            live_result = result if main is live else self._decompose(trainer, pl_module, live, reuse=False)
+            if live_result is None:
+                return
+        self.last_step = step
+        if not trainer.is_global_zero:
+            return
+        for reading, tag in ((result, str), (live_result, live_tag)):
+            if reading is not None:
+                self._submit_result(trainer, step, _to_host(reading, self._lr), tag)
+
+    def _decompose(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, root: pl.LightningModule, reuse: bool
+    ) -> HyRAResult | None:
+        """Decompose the images with the network in ``root`` (the LightningModule holding one set of weights),
+        reusing the impulse monitor's response of this step when ``reuse`` and it read the same weights; ``None``
+        (and the monitor disabled) when the model rejects the probe or the images."""
         from hyra_lightning.analysis import hyra_decompose
 
-        model = resolve_model(pl_module, self.submodule)
+        model = resolve_model(root, self.submodule)
         options = resolve_probe_options(self.probe_options, pl_module, model)
-        response = self._reusable_response(trainer, options, step)
+        response = self._reusable_response(trainer, options, trainer.global_step) if reuse else None
         lr, hr = self._images_on(pl_module.device)
         probe_kwargs = {}
         if response is None:  # `None` options are left to the analysis layer's defaults
@@ -319,20 +360,23 @@ class HyRAMonitor(MonitorCallback):
                 " `in_channels=`/`scale=` if they cannot be read from the model, `submodule=` to analyse the SR"
                 " network (LR -> SR) inside the LightningModule, or `images=` of a size the model accepts.",
             )
-            return
-        self.last_step = step
-        self.last_reused_response = response is not None
-        if not trainer.is_global_zero:
-            return
-        host = _to_host(result, self._lr)
+            return None
+        if reuse:
+            self.last_reused_response = response is not None
+        return result
+
+    def _submit_result(
+        self, trainer: pl.Trainer, step: int, host: HyRAResult, tag: Callable[[str], str]
+    ) -> None:
+        """Hand one decomposition to the writer, its tags spelled by ``tag`` (``hyra/`` or ``hyra_live/``)."""
         self._submit(
             trainer,
             step,
-            lambda: {hyra_scalar(name): value for name, value in host.scalars().items()},
-            (lambda: self._write_panels(host, step)) if self.log_images else None,
+            lambda: {tag(hyra_scalar(name)): value for name, value in host.scalars().items()},
+            (lambda: self._write_panels(host, step, tag)) if self.log_images else None,
         )
 
-    def _write_panels(self, result: HyRAResult, step: int) -> None:
+    def _write_panels(self, result: HyRAResult, step: int, tag: Callable[[str], str] = str) -> None:
         """The ``hyra/sample_<i>`` panels of one decomposition (writer thread)."""
         from hyra_lightning.analysis import hyra_figure
         from hyra_lightning.callbacks.sinks.raster import figure_to_array
@@ -342,7 +386,7 @@ class HyRAMonitor(MonitorCallback):
         for i in range(result.sr.shape[0]):
             panel = figure_to_array(hyra_figure(result, i))
             for sink in self.sinks:
-                sink.log_image(hyra_sample(i), panel, step, caption=caption)
+                sink.log_image(tag(hyra_sample(i)), panel, step, caption=caption)
 
     @override
     def _warm_up(self) -> None:

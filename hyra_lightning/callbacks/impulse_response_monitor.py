@@ -11,12 +11,21 @@ from typing_extensions import override
 
 from hyra_lightning.analysis import ProbeOptions
 from hyra_lightning.analysis.figures import new_figure
-from hyra_lightning.callbacks._base import MonitorCallback, probe_key, resolve_model, resolve_probe_options
-from hyra_lightning.checks import check_bool, check_int, check_str
-from hyra_lightning.options import ProbeMode
-from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar
+from hyra_lightning.callbacks._base import (
+    MonitorCallback,
+    averaging_pending,
+    probe_key,
+    resolve_model,
+    resolve_probe_options,
+    weight_roots,
+)
+from hyra_lightning.checks import check_bool, check_choice, check_int, check_str
+from hyra_lightning.options import WEIGHTS, ProbeMode, Weights
+from hyra_lightning.tags import IMPULSE_PROFILE, IMPULSE_RESPONSE, IMPULSE_SPECTRUM, impulse_scalar, live_tag
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -66,6 +75,12 @@ class ImpulseResponseMonitor(MonitorCallback):
     rejects the probe, the monitor warns once with the error and the remedy and switches itself off; training
     continues.
 
+    Which weights: by default the averaged weights when a weight-averaging callback is present (Lightning's
+    ``WeightAveraging`` such as ``EMAWeightAveraging``, or ``StochasticWeightAveraging`` once it has averaged),
+    the weights being trained otherwise; ``weights="both"`` also probes the live weights and logs them under
+    ``impulse_live/...``. A ``torch.compile``d network is probed eagerly (its original module), so the probes
+    add no graph and no recompilation to it.
+
     The last measured response is published as :attr:`last_response` with the step of the measurement in
     :attr:`last_step`; :class:`~hyra_lightning.callbacks.HyRAMonitor` reuses it when it runs at that step with
     the same probe options.
@@ -99,6 +114,11 @@ class ImpulseResponseMonitor(MonitorCallback):
             scalars only.
         submodule: dotted name of the SR network inside the LightningModule (for example ``"model"``);
             ``None`` probes the LightningModule's own ``forward``.
+        weights: which weights to probe when a weight-averaging callback is present: ``"averaged"`` (the
+            averaged weights, those that validation uses with ``EMAWeightAveraging`` and that the fit ends
+            with; the live ones before any averaging), ``"live"`` (the weights being trained, under the same
+            tags) or ``"both"`` (the averaged ones under ``impulse/``, the live ones under ``impulse_live/``).
+            Without such a callback all three read the one set of weights.
         blocking: describe, draw and write in the training thread, as the probe happens (for debugging);
             by default a background thread does it and the training thread only measures.
 
@@ -130,9 +150,11 @@ class ImpulseResponseMonitor(MonitorCallback):
         zoom: int = 8,
         log_images: bool = True,
         submodule: str | None = None,
+        weights: Weights = "averaged",
         blocking: bool = False,
     ) -> None:
         super().__init__()
+        check_choice("weights", weights, WEIGHTS)
         check_int("every_n_steps", every_n_steps, optional=True)
         check_bool("blocking", blocking)
         check_int("every_n_epochs", every_n_epochs, optional=True)
@@ -165,6 +187,7 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.zoom = zoom
         self.log_images = log_images
         self.submodule = submodule
+        self.weights = weights
         self.blocking = blocking
 
         #: The last response measured (on this rank), or ``None``.
@@ -180,14 +203,18 @@ class ImpulseResponseMonitor(MonitorCallback):
     def _state_key_fields(self) -> dict[str, Any]:
         # `extra` (an argument that measured two reading errors on demand; they are measured at every probe
         # now) stays in the key at its old default, so that checkpoints written before keep their key.
-        return {"probe": probe_key(self.probe_options), "extra": False, "submodule": self.submodule}
+        # `weights` joins the key only away from its default, for the same reason.
+        fields = {"probe": probe_key(self.probe_options), "extra": False, "submodule": self.submodule}
+        if self.weights != "averaged":
+            fields["weights"] = self.weights
+        return fields
 
     # ---------------------------------------------------------------------------------------------- hooks
 
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.log_on_train_start and not self._restored:
-            self._probe(trainer, pl_module)
+            self._probe(trainer, pl_module, "on_train_start")
 
     @override
     def on_train_batch_end(
@@ -195,20 +222,42 @@ class ImpulseResponseMonitor(MonitorCallback):
     ) -> None:
         step = trainer.global_step
         if self.every_n_steps is not None and step > 0 and step % self.every_n_steps == 0:
-            self._probe(trainer, pl_module)
+            if self.weights != "live" and averaging_pending(trainer, self):
+                # the averaging callback runs after this one: probe once it has averaged this step's weights
+                self._pending = True
+                return
+            self._probe(trainer, pl_module, "on_train_batch_end")
+
+    def _probe_pending(self, trainer: pl.Trainer, pl_module: pl.LightningModule, hook: str) -> None:
+        """The step probe put off by ``on_train_batch_end``, at the next hook (the step has not changed)."""
+        if self.__dict__.get("_pending", False):
+            self._pending = False
+            self._probe(trainer, pl_module, hook)
+
+    @override
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self._probe_pending(trainer, pl_module, "on_train_batch_start")
+
+    @override
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._probe_pending(trainer, pl_module, "on_validation_epoch_start")
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._probe_pending(trainer, pl_module, "on_train_epoch_end")
         epoch = trainer.current_epoch
         if self.every_n_epochs is not None and (epoch + 1) % self.every_n_epochs == 0:
             if self._last_epoch != epoch:
                 self._last_epoch = epoch
-                self._probe(trainer, pl_module)
+                self._probe(trainer, pl_module, "on_train_epoch_end")
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._probe_pending(trainer, pl_module, "on_train_end")
         if self.log_on_train_end:
-            self._probe(trainer, pl_module)
+            self._probe(trainer, pl_module, "on_train_end")
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -223,14 +272,45 @@ class ImpulseResponseMonitor(MonitorCallback):
 
     # ---------------------------------------------------------------------------------------------- work
 
-    def _probe(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _probe(self, trainer: pl.Trainer, pl_module: pl.LightningModule, hook: str) -> None:
         """Measure the response at the current step (all ranks) and hand it to the writer (rank zero)."""
         step = trainer.global_step
         if self.disabled or step == self.last_step or not self._active(trainer):
             return
+        averaged, live = weight_roots(trainer, pl_module, self, hook)
+        main = live if self.weights == "live" or averaged is None else averaged
+        measured = self._measure(pl_module, main)
+        if measured is None:
+            return
+        response, options = measured
+        live_response = None
+        if self.weights == "both":
+            live_measured = measured if main is live else self._measure(pl_module, live)
+            if live_measured is None:
+                return
+            live_response = live_measured[0]
+        self.last_response = response
+        self.last_step = step
+        self.resolved_options = options
+        self._num_probes += 1
+        for reading in (response, live_response):
+            problem = None if reading is None else reading.reading_problem
+            if problem is not None:
+                self._warn_once("not a filter", f"at step {step}, {problem}")
+        if not trainer.is_global_zero:
+            return
+        self._submit_response(trainer, step, response, live=False)
+        if live_response is not None:
+            self._submit_response(trainer, step, live_response, live=True)
+
+    def _measure(
+        self, pl_module: pl.LightningModule, root: pl.LightningModule
+    ) -> tuple[ImpulseResponse, ProbeOptions] | None:
+        """The response of the network in ``root`` (the LightningModule holding one set of weights) and the
+        options it was measured with; ``None`` (and the monitor disabled) when the model rejects the probe."""
         from hyra_lightning.analysis import impulse_response
 
-        model = resolve_model(pl_module, self.submodule)
+        model = resolve_model(root, self.submodule)
         options = resolve_probe_options(self.probe_options, pl_module, model)
         try:
             response = impulse_response(model, options=options)
@@ -242,26 +322,25 @@ class ImpulseResponseMonitor(MonitorCallback):
                 " size plus one, if it has no internal padding), `in_channels=` if it cannot be read from the"
                 " model, or `submodule=` to probe the SR network (LR -> SR) inside the LightningModule.",
             )
-            return
-        self.last_response = response
-        self.last_step = step
-        self.resolved_options = options
-        self._num_probes += 1
-        problem = response.reading_problem
-        if problem is not None:
-            self._warn_once("not a filter", f"at step {step}, {problem}")
-        if not trainer.is_global_zero:
-            return
+            return None
+        return response, options
+
+    def _submit_response(self, trainer: pl.Trainer, step: int, response: ImpulseResponse, live: bool) -> None:
+        """Hand one reading to the writer: under ``impulse/`` or, for the live weights, ``impulse_live/``."""
+
+        def tag(name: str) -> str:
+            return live_tag(name) if live else name
+
         # The one device-to-host copy of the event: everything written derives from the luminance response.
         host = replace(response, luminance=response.luminance.detach().to("cpu", torch.float32))
         self._submit(
             trainer,
             step,
-            lambda: {impulse_scalar(name): value for name, value in host.describe().as_dict().items()},
-            (lambda: self._write_media(host, step)) if self.log_images else None,
+            lambda: {tag(impulse_scalar(name)): value for name, value in host.describe().as_dict().items()},
+            (lambda: self._write_media(host, step, tag)) if self.log_images else None,
         )
 
-    def _write_media(self, response: ImpulseResponse, step: int) -> None:
+    def _write_media(self, response: ImpulseResponse, step: int, tag: Callable[[str], str] = str) -> None:
         """Images and figure of one probe (writer thread)."""
         from hyra_lightning.analysis import (
             impulse_response_figure,
@@ -284,8 +363,8 @@ class ImpulseResponseMonitor(MonitorCallback):
             IMPULSE_PROFILE: f"step {step}: magnitude along the axes vs frequency",
         }
         for sink in self.sinks:
-            for tag, image in images.items():
-                sink.log_image(tag, image, step, caption=captions[tag])
+            for name, image in images.items():
+                sink.log_image(tag(name), image, step, caption=captions[name])
 
     def _profile_figure(
         self, freqs: torch.Tensor, m_h: torch.Tensor, m_v: torch.Tensor, scale: int, step: int

@@ -11,7 +11,13 @@ from torch import Tensor, nn
 from typing_extensions import override
 
 from hyra_lightning.batch import split_batch
-from hyra_lightning.callbacks._base import MonitorCallback, detach_copy, discover_scale, resolve_model
+from hyra_lightning.callbacks._base import (
+    MonitorCallback,
+    detach_copy,
+    discover_scale,
+    resolve_model,
+    weight_roots,
+)
 from hyra_lightning.callbacks.hyra_monitor import _train_batches, _validation_pending
 from hyra_lightning.checks import check_bool, check_choice, check_float, check_int, check_str, fail
 from hyra_lightning.options import ATTRIBUTION_PATHS, AttributionPath
@@ -71,7 +77,9 @@ class LocalAttributionMonitor(MonitorCallback):
         lr_key: key of the LR images in mapping batches; sequence batches are read as ``(lr, hr)``.
         log_images: log the ``lam/map`` panel; ``False`` logs ``lam/di`` only.
         submodule: dotted name of the SR network inside the LightningModule; ``None`` uses the
-            LightningModule's own ``forward``.
+            LightningModule's own ``forward``. With a weight-averaging callback (``EMAWeightAveraging``,
+            ``StochasticWeightAveraging`` once it has averaged) the averaged weights are attributed; a
+            ``torch.compile``d network runs eagerly.
         blocking: draw and write in the training thread (for debugging); by default a background thread does
             it and the training thread only computes the attribution.
 
@@ -281,7 +289,8 @@ class LocalAttributionMonitor(MonitorCallback):
             return
         from hyra_lightning.analysis import default_box, local_attribution
 
-        model = resolve_model(pl_module, self.submodule)
+        averaged, live = weight_roots(trainer, pl_module, self, "on_validation_epoch_end")
+        model = resolve_model(live if averaged is None else averaged, self.submodule)
         image = self._image.to(pl_module.device)
         try:
             if self.resolved_box is None:

@@ -46,6 +46,8 @@ def test_parsed_by_jsonargparse():
             "--impulse.every_n_steps=50",
             "--impulse.mode=paper",
             "--impulse.amplitude=0.02",
+            "--impulse.weights=both",
+            "--hyra.weights=live",
             "--hyra.boundary=reflect",
             "--fsds.reference=preds",
             "--fsds.scale=4",
@@ -59,11 +61,14 @@ def test_parsed_by_jsonargparse():
     built = instantiate(cfg)
     assert built.impulse.every_n_steps == 50 and built.impulse.probe_options.mode == "paper"
     assert built.impulse.probe_options.amplitude == 0.02
+    assert built.impulse.weights == "both" and built.hyra.weights == "live"
     assert built.hyra.boundary == "reflect" and built.fsds.reference == "preds" and built.fsds.scale == 4
     assert built.fsds.compare_bicubic and built.fsds.log_band_map
     assert built.lam.every_n_validations == 5 and built.lam.box == (32, 48) and built.lam.path == "linear"
     assert built.lam.sigma_max == 2.0 and built.lam.window == 16 and built.lam.steps == 50
     with pytest.raises(Exception, match="mode"):
         parser.parse_args(["--impulse.mode=rgb"])
+    with pytest.raises(Exception, match="weights"):
+        parser.parse_args(["--impulse.weights=ema"])
     with pytest.raises(Exception, match="path"):
         parser.parse_args(["--lam.path=straight"])
