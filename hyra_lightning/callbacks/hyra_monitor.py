@@ -60,8 +60,8 @@ class HyRAMonitor(MonitorCallback):
     When the trainer also has an :class:`~hyra_lightning.callbacks.ImpulseResponseMonitor` that measured a
     response at the same step with the same probe options, that response is reused instead of probing again.
 
-    The decomposition runs on every rank (each on its own first batch; sharded models need every rank in the
-    forward pass); only global rank zero writes, the analysis of its own first batch. That batch starts with
+    The decomposition runs on every rank (each on its own first batch; strategies that shard the
+    parameters are refused at ``setup``); only global rank zero writes, the analysis of its own first batch. That batch starts with
     the first validation images under :class:`~hyra_lightning.data.SRDataModule` (whose
     :class:`~hyra_lightning.data.UnpaddedDistributedSampler` gives rank zero the first block of images), so the
     numbers are those of one process when it holds ``num_images`` images; Lightning's own distributed sampler

@@ -67,10 +67,11 @@ class ImpulseResponseMonitor(MonitorCallback):
     When a reading does not describe a filter (:attr:`~hyra_lightning.analysis.ImpulseDescriptors.filter_reading`
     is False: the network is not linear at the probe, or random at evaluation), the monitor warns once with
     the cause and the remedy (a smaller ``amplitude`` on another ``background``; ``eval()`` for stochastic
-    layers) and goes on logging.
+    layers) and goes on logging. The first probe of a fit from scratch (step 0, the untrained network) is logged
+    but never warned about.
 
-    The probe runs on every rank (sharded models need every rank in the forward pass); only global rank zero
-    writes. The probe runs in full precision whatever the trainer's precision (autocast and TF32 off,
+    The probe runs on every rank (each probes its own replica); only global rank zero writes. Strategies that
+    shard the parameters (FSDP, DeepSpeed) are refused at ``setup``. The probe runs in full precision whatever the trainer's precision (autocast and TF32 off,
     float32; half-precision weights seen through float32 copies; see ``impulse_response``). If the model
     rejects the probe, the monitor warns once with the error and the remedy and switches itself off; training
     continues.
@@ -293,9 +294,12 @@ class ImpulseResponseMonitor(MonitorCallback):
         self.last_step = step
         self.resolved_options = options
         self._num_probes += 1
+        # A fit's first probe reads the untrained network, which no one expects to be a filter: its reading is
+        # logged, but only a later one that still fails is worth a warning.
+        untrained = trainer.state.fn == "fit" and step == 0
         for reading in (response, live_response):
             problem = None if reading is None else reading.reading_problem
-            if problem is not None:
+            if problem is not None and not untrained:
                 self._warn_once("not a filter", f"at step {step}, {problem}")
         if not trainer.is_global_zero:
             return

@@ -50,8 +50,8 @@ class LocalAttributionMonitor(MonitorCallback):
 
     An attribution costs ``steps`` forward and backward passes of the network on one LR image (in batches of
     ``batch_size``), on the training thread; drawing and writing run on a background thread (see
-    ``blocking``). It runs on every rank (each on its own first batch; sharded models need every rank in the
-    forward pass); only global rank zero writes. The network runs in full precision whatever the trainer's
+    ``blocking``). It runs on every rank (each on its own first batch; strategies that shard the
+    parameters are refused at ``setup``); only global rank zero writes. The network runs in full precision whatever the trainer's
     precision, in eval mode, with gradients taken with respect to the input only: train/eval flags, the RNG and
     the parameters' ``.grad`` are left as they were. If the model rejects the image or the box, the monitor
     warns once with the error and the remedy and switches itself off; training continues.

@@ -91,7 +91,8 @@ def test_state_key_distinguishes_probe_options():
 @pytest.mark.parametrize(("sigma", "warned"), [(0.05, True), (0.0, False)])
 def test_a_reading_that_is_not_a_filter_warns_once(tmp_path, sigma, warned):
     """A network that injects noise at evaluation: one warning naming the cause and the remedy, the reading
-    errors logged at every probe; the same network without noise reads as a filter, without a warning."""
+    errors logged at every probe; the same network without noise reads as a filter, without a warning. The
+    first probe of the fit (the untrained network, step 0) is logged but not warned about."""
     monitor = ImpulseResponseMonitor(every_n_steps=2, amplitude=0.02, background=0.5, log_images=False)
     module = SRModule()
     module.net = NoisySR(sigma=sigma)
@@ -102,7 +103,7 @@ def test_a_reading_that_is_not_a_filter_warns_once(tmp_path, sigma, warned):
     messages = [str(w.message) for w in record if "do not describe a filter" in str(w.message)]
     assert len(messages) == (1 if warned else 0), messages
     if warned:
-        assert messages[0].startswith("ImpulseResponseMonitor: at step 0, the impulse descriptors")
+        assert messages[0].startswith("ImpulseResponseMonitor: at step 2, the impulse descriptors")
         assert "repeatability_error" in messages[0] and "eval()" in messages[0]
     acc = read_events(tmp_path / "run" / "version_0")
     assert scalar_steps(acc, "impulse/repeatability_error") == [0, 2, 4]
