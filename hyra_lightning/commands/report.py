@@ -264,7 +264,7 @@ def model_entry(
         return rel
 
     try:
-        if res.response is not None and res.scale is not None and reference is not None:
+        if res.error is None and res.response is not None and res.scale is not None and reference is not None:
             f, mh, mv = _mean_profile(res.response)
             entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
             radius = response_radius(settings.probe.size)
@@ -411,7 +411,9 @@ def build_report(
             [(a + b) / 2 for a, b in zip(m["profile"]["horizontal"], m["profile"]["vertical"], strict=True)],
         )
         for m in models
-        if m["profile"] is not None and m["scale"] in profiles
+        if m["profile"] is not None
+        and m["scale"] in profiles
+        and all(v is not None for v in m["profile"]["horizontal"] + m["profile"]["vertical"])
     ]
     curves = [(m["name"], m["fsds_curve"]["model"]) for m in models if m["fsds_curve"] is not None]
     bicubic_curves: dict[int, list[float]] = {}

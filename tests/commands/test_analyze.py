@@ -16,6 +16,8 @@ import torch
 from PIL import Image
 
 from hyra_lightning.analysis import describe_luminance, impulse_response
+from hyra_lightning.commands.report import figure_paths
+from hyra_lightning.commands.report_html import INLINE_MODELS
 from hyra_lightning.data import load_photo
 from hyra_lightning.models import EDSR
 from tests.analysis._models import bicubic_closed_form
@@ -137,15 +139,19 @@ def _check_html_against_json(out: Path) -> _ReportParser:
     doc = json.loads((out / "report.json").read_text())
     page = (out / "report.html").read_text(encoding="utf-8")
     parsed = _parse(out)
-    # Self-contained: every figure inline, nothing fetched from anywhere.
+    # Self-contained: every figure inline (linked from figures/ beyond 12 models), nothing fetched from anywhere.
     assert parsed.images
     for img in parsed.images:
-        assert img["src"].startswith("data:image/png;base64,")
-        data = base64.b64decode(img["src"].split(",", 1)[1], validate=True)
-        with Image.open(io.BytesIO(data)) as im:
+        if len(doc["models"]) <= INLINE_MODELS:
+            assert img["src"].startswith("data:image/png;base64,")
+            data = io.BytesIO(base64.b64decode(img["src"].split(",", 1)[1], validate=True))
+        else:
+            assert img["src"].startswith("figures/") and img["loading"] == "lazy"
+            data = out / img["src"]
+        with Image.open(data) as im:
             assert im.format == "PNG" and min(im.size) > 10
         assert img["alt"]
-    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert "link" not in parsed.tags and "<script src" not in page
     assert "http://" not in page and "https://" not in page
     # Every model has its section, in order.
     assert parsed.sections == [m["name"] for m in doc["models"]]
@@ -460,7 +466,7 @@ def test_quickstart_checkpoint(quickstart_run, tmp_path, images):
         )
 
 
-def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
+def test_progress_bar_over_models(images, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(
             ["analyze", "bicubic", "sinc", "--scale", "2", "--images", str(images), "--out", str(tmp_path)],
@@ -468,7 +474,7 @@ def test_progress_bar_over_models_and_images(images, tmp_path, capsys):
         )
     assert exc.value.code == 0
     err = capsys.readouterr().err
-    assert "analyze: 100%" in err and "6/6" in err  # 2 models x (1 probe + 2 images)
+    assert "analyze: 100%" in err and "2/2" in err  # one step per model
 
 
 def test_references_are_probed_once_per_scale_and_the_page_renders_from_the_document(
@@ -503,15 +509,7 @@ def test_references_are_probed_once_per_scale_and_the_page_renders_from_the_docu
     assert [name for name, _ in probed] == ["BicubicUpsampler", "BicubicUpsampler", "SincUpsampler"]
     assert all(o.size == 9 and o.amplitude == 0.5 and o.scale == 2 for _, o in probed)
     assert doc["probe"]["size"] == 9 and doc["probe"]["amplitude"] == 0.5
-    pngs = {rel: (out / rel).read_bytes() for rel in _figure_paths(doc)}
+    pngs = {rel: (out / rel).read_bytes() for rel in figure_paths(doc)}
     assert render_html(json.loads((out / "report.json").read_text()), pngs) == (
         out / "report.html"
     ).read_text(encoding="utf-8")
-
-
-def _figure_paths(doc: dict) -> list[str]:
-    paths = list(doc["figures"].values())
-    for m in doc["models"]:
-        for key, rel in m["figures"].items():
-            paths += list(rel.values()) if key == "hyra" else [rel]
-    return paths

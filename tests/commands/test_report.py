@@ -92,7 +92,7 @@ def test_report_in_a_browser_decodes_every_image_logs_no_error_and_fits_1280_pix
         finally:
             browser.close()
     assert errors == []
-    # two models: response, spectrum, profile and one HyRA panel each, plus the two overlays
-    assert len(images) == 10
+    # two models: response, spectrum, profile and one HyRA panel each, plus the two overlays and the scatter
+    assert len(images) == 11
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images), images
     assert widths["table"] <= widths["page"] and widths["scroll"] <= widths["page"], widths
