@@ -233,6 +233,12 @@ def _check_sizes(settings: AnalysisSettings, hr_images: list[tuple[str, Path, Te
         )
 
 
+def _fits_any(settings: AnalysisSettings, hr_images: list[tuple[str, Path, Tensor]], scale: int) -> bool:
+    """Whether the probe's output at ``scale`` fits the crop of at least one image (checked before probing)."""
+    need = scale * settings.probe.size
+    return any(min(int(t.shape[-2]), int(t.shape[-1]), settings.max_size) >= need for _, _, t in hr_images)
+
+
 def _lam_lr(hr_full: Tensor, settings: AnalysisSettings, scale: int) -> Tensor:
     from hyra_lightning.data.datamodule import bicubic_downsample
 
@@ -286,10 +292,7 @@ def _analyse_model(
     res.architecture, res.kind, res.scale, res.details = lm.architecture, lm.kind, lm.scale, lm.details
     try:
         s = lm.scale
-        fits = [
-            n for (_, _, t), n in zip(hr_images, image_names, strict=True)
-            if min(int(t.shape[-2]), int(t.shape[-1]), settings.max_size) >= s * settings.probe.size
-        ]
+        fits = _fits_any(settings, hr_images, s)
         if not fits:
             raise _ModelError(
                 f"The probe's output ({s * settings.probe.size} x {s * settings.probe.size} at x{s} with `--size"
@@ -589,6 +592,8 @@ def analyze(
         {scale} if scale is not None else set()
     )
     for s in sorted(scales):
+        if not _fits_any(settings, hr_images, s):
+            continue  # as for the models: no probe whose output fits no image
         try:
             reference_at(s)
         except Exception:
