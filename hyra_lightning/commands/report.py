@@ -487,8 +487,8 @@ def write_report(
     """Write ``report.json``, the overview figures and ``report.html`` into ``out``; return the JSON document.
 
     The models' own figures are already in ``out/figures`` (written as each model was analysed). The page
-    inlines every figure up to :data:`~hyra_lightning.commands.report_html.INLINE_MODELS` models and links them
-    from ``figures/`` beyond.
+    inlines every figure up to :data:`~hyra_lightning.commands.report_html.INLINE_MODELS` models; beyond, it
+    inlines the overview figures only and links the models' own from ``figures/``.
     """
     from hyra_lightning.commands.report_html import INLINE_MODELS
 
@@ -496,8 +496,7 @@ def write_report(
     write_figures(out, report.pngs)
     write_json(out, report.document)
     doc = report.document
-    pngs: dict[str, bytes] | None = None
-    if len(doc["models"]) <= INLINE_MODELS:
-        pngs = {rel: (out / rel).read_bytes() for rel in figure_paths(doc)}
+    inline = figure_paths(doc) if len(doc["models"]) <= INLINE_MODELS else list(doc["figures"].values())
+    pngs = {rel: (out / rel).read_bytes() for rel in inline}
     (out / "report.html").write_text(render_html(doc, pngs), encoding="utf-8")
     return doc

@@ -114,10 +114,10 @@ class _Figures:
     """The figures of a page: inline PNG bytes where given, else links to the relative paths."""
 
     def __init__(self, pngs: dict[str, bytes] | None) -> None:
-        self.pngs = pngs
+        self.pngs = pngs or {}
 
     def __getitem__(self, rel: str) -> bytes | str:
-        return rel if self.pngs is None else self.pngs[rel]
+        return self.pngs.get(rel, rel)
 
 
 def _columns(doc: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
@@ -311,8 +311,8 @@ def render_html(doc: dict[str, Any], pngs: dict[str, bytes] | None) -> str:
 
     Args:
         doc: the document of :func:`~hyra_lightning.commands.report.build_report`.
-        pngs: ``{relative path: PNG bytes}`` of the figures the document names, inlined; ``None`` links them
-            (the page then needs ``figures/`` beside it).
+        pngs: ``{relative path: PNG bytes}`` of the figures to inline; a figure the document names but ``pngs``
+            does not hold (all of them when ``None``) is linked, and the page then needs ``figures/`` beside it.
 
     Returns:
         The HTML text.
