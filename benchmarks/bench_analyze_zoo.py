@@ -88,7 +88,9 @@ def main() -> None:
         f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; probe size"
         f" {args.size}, crops <= {args.max_size}, {args.models} models per sweep{', --lam' if args.lam else ''}"
     )
-    print("| architecture | parameters | one model (s) | per model in a sweep (s) | --resume, unchanged (s) |")
+    print(
+        "| architecture | parameters | one model (s) | per model in a sweep (s) | --resume, unchanged (s) |"
+    )
     print("| --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -356,7 +356,10 @@ def _previous_results(out: Path, key: dict[str, Any]) -> dict[str, dict[str, Any
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    if {k: doc.get(k) for k in key} != key:
+    found_key = {k: doc.get(k) for k in key}
+    if isinstance(found_key.get("lam"), dict):
+        found_key["lam"] = {k: v for k, v in found_key["lam"].items() if k != "boxes"}
+    if found_key != key:
         return {}
     from hyra_lightning.commands.report import figure_paths
 
@@ -449,10 +452,14 @@ def analyze(
     trust_modules = check_trust_modules(trust_modules)
     sources = [str(m) for m in models]
     if not sources:
-        raise ValueError("Expected at least one MODEL (a checkpoint file or folder, `bicubic` or `sinc`), got none.")
+        raise ValueError(
+            "Expected at least one MODEL (a checkpoint file or folder, `bicubic` or `sinc`), got none."
+        )
     scatter_xy = tuple(scatter) if scatter is not None else DEFAULT_SCATTER
     if len(scatter_xy) != 2 or not all(isinstance(v, str) and v for v in scatter_xy):
-        raise ValueError(f"Expected `--scatter` to be two names X Y (e.g. cutoff hf_injection), got {scatter!r}.")
+        raise ValueError(
+            f"Expected `--scatter` to be two names X Y (e.g. cutoff hf_injection), got {scatter!r}."
+        )
     settings = AnalysisSettings(
         probe=ProbeOptions(size=size, amplitude=amplitude, background=background, scale=scale),
         boundary=boundary,
@@ -510,9 +517,15 @@ def analyze(
         return references[s]
 
     def snapshot() -> dict[str, Any]:
-        doc = {"models": [e for e in entries if e is not None], "probe": settings.as_json(), "images": image_info,
-               "lam": None if lam_section is None else {**lam_section, "boxes": {str(k): list(v) for k, v in lam_boxes.items()}},
-               "complete": False}
+        doc = {
+            "models": [e for e in entries if e is not None],
+            "probe": settings.as_json(),
+            "images": image_info,
+            "lam": None
+            if lam_section is None
+            else {**lam_section, "boxes": {str(k): list(v) for k, v in lam_boxes.items()}},
+            "complete": False,
+        }
         return doc
 
     bar = tqdm(total=len(expanded), desc="analyze", unit="model", disable=not progress, file=sys.stderr)
@@ -575,7 +588,9 @@ def analyze(
                 try:
                     reference = reference_at(res.scale)
                 except Exception as err:
-                    res.error = f"The references at x{res.scale} could not be probed: {type(err).__name__}: {err}"
+                    res.error = (
+                        f"The references at x{res.scale} could not be probed: {type(err).__name__}: {err}"
+                    )
                     res.response = None
             entry, pngs = model_entry(res, settings, reference)
             del res  # free the model's tensors before the next one
@@ -600,9 +615,7 @@ def analyze(
             pass
     if lam_section is not None:
         lam_section["boxes"] = {str(k): list(v) for k, v in sorted(lam_boxes.items())}
-    return write_report(
-        out, done, settings, image_info, references, scatter=scatter_xy, lam=lam_section
-    )
+    return write_report(out, done, settings, image_info, references, scatter=scatter_xy, lam=lam_section)
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -62,7 +62,9 @@ class AnalysisSettings:
         check_int("--num-bands", self.num_bands)
         if self.lam_box is not None:
             box = self.lam_box
-            if len(box) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in box):
+            if len(box) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in box
+            ):
                 raise ValueError(
                     f"Expected `--lam-box` to be two integers Y X >= 0 (the HR position of the box), got {box!r}."
                 )

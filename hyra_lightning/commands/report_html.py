@@ -134,7 +134,9 @@ def _comparison_table(doc: dict[str, Any]) -> str:
     for m in doc["models"]:
         name = html.escape(m["name"])
         arch = html.escape(str(m.get("architecture") or "?"))
-        scale = f'<td data-value="{m["scale"] if m["scale"] is not None else "null"}">{m["scale"] or "?"}</td>'
+        scale = (
+            f'<td data-value="{m["scale"] if m["scale"] is not None else "null"}">{m["scale"] or "?"}</td>'
+        )
         if m["error"]:
             rows.append(
                 f'<tr data-model="{name}"><td class="name">{name}</td><td class="name">{arch}</td>{scale}'
@@ -290,14 +292,19 @@ def _zoo_view(doc: dict[str, Any], pngs: _Figures) -> str:
 def _lam_overview(doc: dict[str, Any], pngs: _Figures) -> str:
     lam = doc.get("lam")
     panels = [
-        _figure(pngs[m["figures"]["lam"]], f"{m['name']} local attribution map", html.escape(m["name"])
-                + f" (DI {_fmt(m['lam'].get('di'), '.1f')})")
+        _figure(
+            pngs[m["figures"]["lam"]],
+            f"{m['name']} local attribution map",
+            html.escape(m["name"]) + f" (DI {_fmt(m['lam'].get('di'), '.1f')})",
+        )
         for m in doc["models"]
         if m.get("lam") and "lam" in m["figures"]
     ]
     if lam is None or not panels:
         return ""
-    boxes = ", ".join(f"x{s}: ({b[0]}, {b[1]})" for s, b in sorted(lam["boxes"].items(), key=lambda kv: int(kv[0])))
+    boxes = ", ".join(
+        f"x{s}: ({b[0]}, {b[1]})" for s, b in sorted(lam["boxes"].items(), key=lambda kv: int(kv[0]))
+    )
     return (
         "<h2>Local attribution maps</h2>"
         f'<p class="meta">Every model on image {html.escape(lam["image"])}, box of {lam["window"]} x {lam["window"]}'

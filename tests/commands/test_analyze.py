@@ -786,7 +786,7 @@ def test_zoo_view_scatter_plots_the_chosen_numbers_and_the_table_sorts(images, t
 # ------------------------------------------------------------------------------------------------ --lam
 
 
-def test_lam_attributes_the_same_box_for_every_model_and_reports_di(images, tmp_path):
+def test_lam_attributes_the_same_box_for_every_model_and_reports_di(images, tmp_path, monkeypatch):
     from hyra_lightning.analysis import default_box, local_attribution
     from hyra_lightning.data.datamodule import bicubic_downsample
     from hyra_lightning.io import read_image
@@ -817,7 +817,15 @@ def test_lam_attributes_the_same_box_for_every_model_and_reports_di(images, tmp_
     assert {"edsr local attribution map", "bicubic local attribution map"} <= {
         i["alt"] for i in parsed.images
     }
-    # --lam-box chooses the box; one outside the SR image is an option error
+    # --resume reuses every model, the boxes with them
+    import hyra_lightning.commands.analyze as analyze_module
+
+    calls = []
+    real = analyze_module._analyse_model
+    monkeypatch.setattr(analyze_module, "_analyse_model", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert _analyze([*argv, "--size", "9", "--max-size", "32", "--out", str(out), "--lam", "--resume"]) == 0
+    assert calls == [] and json.loads((out / "report.json").read_text())["lam"]["boxes"] == {"2": list(box)}
+    # --lam-box chooses the box; one outside the SR image is a model error
     out2 = tmp_path / "out2"
     assert (
         _analyze(
