@@ -881,3 +881,50 @@ def _center_crop_for_test(hr: torch.Tensor, max_size: int) -> torch.Tensor:
     ch, cw = min(h, max_size) // 2 * 2, min(w, max_size) // 2 * 2
     top, left = (h - ch) // 2, (w - cw) // 2
     return hr[..., top : top + ch, left : left + cw]
+
+
+@pytest.mark.requires("spandrel", "torchvision")
+def test_a_folder_of_published_architectures_beside_package_checkpoints_and_a_broken_file(images, tmp_path):
+    """spandrel architectures at random initialisation (plain state dicts) in one folder with checkpoints of
+    `hyra-lightning fit` and a broken file: every file gets its section, the broken one its error."""
+    from spandrel.architectures.RCAN import RCAN
+    from spandrel.architectures.SPAN import SPAN
+
+    zoo = tmp_path / "zoo"
+    _tiny_zoo(zoo / "ours", 2)
+    (zoo / "published").mkdir()
+    torch.manual_seed(0)
+    torch.save(
+        SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2).state_dict(),
+        zoo / "published" / "span.pth",
+    )
+    rcan = RCAN(scale=2, n_resgroups=1, n_resblocks=1, n_feats=8, reduction=4)
+    torch.save({"params_ema": rcan.state_dict()}, zoo / "published" / "rcan.pth")
+    (zoo / "published" / "broken.safetensors").write_bytes(b"\x00" * 64)
+    out = tmp_path / "out"
+    argv = [
+        str(zoo),
+        "--images",
+        str(images / "coffee.png"),
+        "--size",
+        "9",
+        "--max-size",
+        "32",
+        "--out",
+        str(out),
+    ]
+    assert _analyze(argv) == 1
+    doc = json.loads((out / "report.json").read_text())
+    by = {m["name"]: m for m in doc["models"]}
+    assert set(by) == {
+        "ours/edsr/m00",
+        "ours/espcn/m01",
+        "published/span",
+        "published/rcan",
+        "published/broken",
+    }
+    assert by["published/span"]["architecture"] == "SPAN" and by["published/span"]["kind"] == "spandrel"
+    assert by["published/rcan"]["architecture"] == "RCAN" and by["published/rcan"]["error"] is None
+    assert by["published/broken"]["error"]
+    assert all(by[n]["error"] is None for n in by if n != "published/broken")
+    _check_html_against_json(out)
