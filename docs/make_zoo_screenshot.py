@@ -103,10 +103,10 @@ def main(argv: list[str] | None = None) -> None:
                 page.wait_for_load_state("load")
                 page.click("#comparison thead th:text-is('cutoff')")
                 box = page.evaluate(
-                    """() => {const t = document.getElementById('comparison').getBoundingClientRect();
+                    """() => {const t = [...document.querySelectorAll('h2')].find(h => h.textContent === 'Comparison').getBoundingClientRect();
                               const s = document.querySelector('img[alt^="scatter of"]').getBoundingClientRect();
-                              return {x: 0, y: t.top + window.scrollY - 40, width: 1400,
-                                      height: s.bottom - t.top + 60};}"""
+                              return {x: 0, y: t.top + window.scrollY - 10, width: 1400,
+                                      height: s.bottom - t.top + 50};}"""
                 )
                 page.screenshot(path=str(args.out), clip=box, full_page=True)
             finally:

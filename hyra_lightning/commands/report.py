@@ -339,30 +339,37 @@ def _scatter_figure(
         return None
     fig = Figure(figsize=(7.5, 5.0))
     ax = fig.add_subplot()
-    archs = sorted({str(m.get("architecture") or "?") for m, *_ in points})
-    colour = {a: _COLOURS[k % len(_COLOURS)] for k, a in enumerate(archs)}
-    for arch in archs:
-        sel = [(px, py) for m, px, py in points if str(m.get("architecture") or "?") == arch]
-        is_ref = arch in ("bicubic", "sinc")
+
+    def group(m: dict[str, Any]) -> str:
+        return str(m["source"]) if m.get("kind") == "reference" else str(m.get("architecture") or "?")
+
+    groups = sorted({group(m) for m, *_ in points}, key=lambda g: (g in ("bicubic", "sinc"), g))
+    networks = [g for g in groups if g not in ("bicubic", "sinc")]
+    colour = {a: _COLOURS[k % len(_COLOURS)] for k, a in enumerate(networks)}
+    marks = {"bicubic": ("0.1", "*", "bicubic"), "sinc": ("0.45", "*", "windowed sinc")}
+    for g in groups:
+        sel = [(px, py) for m, px, py in points if group(m) == g]
+        c, marker, label = marks.get(g, (colour.get(g, "0.5"), "o", g))
+        size = 160 if g in marks else 36
         ax.scatter(
             [p[0] for p in sel],
             [p[1] for p in sel],
-            color="0.1" if is_ref else colour[arch],
-            marker="*" if is_ref else "o",
-            s=140 if is_ref else 36,
-            label=f"{arch} ({len(sel)})",
+            color=c,
+            marker=marker,
+            s=size,
             zorder=3,
+            label=f"{label} ({len(sel)})",
         )
-    drawn = {str(m.get("architecture")) for m, *_ in points}
+    drawn = set(groups)
     for s, refs in sorted(references.items(), key=lambda kv: int(kv[0])):
         for key, ls in (("bicubic", "--"), ("sinc", ":")):
             if key in drawn:
                 continue
             ref = {"descriptors": refs.get(key, {})}
             rx, ry = _number(ref, x), _number(ref, y)
-            label = f"{key} reference x{s}"
+            label = f"{marks[key][2]} reference x{s}"
             if rx is not None and ry is not None:
-                ax.scatter([rx], [ry], color="0.1", marker="*", s=140, label=label, zorder=3)
+                ax.scatter([rx], [ry], color=marks[key][0], marker="*", s=160, label=label, zorder=3)
             elif rx is not None:
                 ax.axvline(rx, color="0.3", ls=ls, lw=1.0, label=label)
             elif ry is not None:
