@@ -9,8 +9,14 @@ and HyRA's FSDS of the linear part) is measured after one cropping of ``scale`` 
 bands add up to the FSDS of the table. The records go to :mod:`hyra_lightning.commands.records`, the report
 (``report.html``, ``report.json`` and PNG figures) is written by :mod:`hyra_lightning.commands.report`.
 
+A MODEL may be a folder, searched recursively for checkpoint files. Models are analysed one at a time: each
+model's entry and figures are written, and the model freed, before the next, and ``report.json`` is rewritten
+atomically after every model, so that ``--resume`` continues an interrupted sweep (a file is known by the
+SHA-256 of its bytes). ``--lam`` adds a local attribution map per model, on the same image and box.
+
 A model that cannot be loaded or probed, or an image that does not fit, gets its error in the report; the
-other models still get their sections.
+other models still get their sections. Checks that need no probe (the options, the images, the probe size
+against the crops) run before any probe.
 """
 
 from __future__ import annotations
