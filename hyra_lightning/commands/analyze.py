@@ -272,6 +272,16 @@ def _lam_box(lr: Tensor, settings: AnalysisSettings, scale: int) -> tuple[int, i
 LAM_WINDOW = 16
 
 
+def _lam_defaults() -> dict[str, Any]:
+    """The settings ``--lam`` leaves at :func:`~hyra_lightning.analysis.local_attribution`'s defaults."""
+    import inspect
+
+    from hyra_lightning.analysis import local_attribution
+
+    params = inspect.signature(local_attribution).parameters
+    return {k: params[k].default for k in ("steps", "path", "sigma_max", "kernel_size")}
+
+
 def _analyse_model(
     source: str,
     name: str,
@@ -488,7 +498,7 @@ def analyze(
     _check_sizes(settings, hr_images)
     out = Path(out)
     image_info = [
-        {"name": n, "path": str(p), "size": [int(t.shape[-2]), int(t.shape[-1])]}
+        {"name": n, "path": str(p), "size": [int(t.shape[-2]), int(t.shape[-1])], "sha256": file_sha256(p)}
         for (_, p, t), n in zip(hr_images, image_names, strict=True)
     ]
     lam_section: dict[str, Any] | None = None
@@ -497,8 +507,7 @@ def analyze(
             "image": image_names[0],
             "window": LAM_WINDOW,
             "box": list(settings.lam_box) if settings.lam_box is not None else None,
-            "steps": 50,
-            "path": "gaussian",
+            **_lam_defaults(),
             "boxes": {},
         }
     resume_key = {

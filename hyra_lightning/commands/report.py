@@ -396,7 +396,7 @@ def build_report(
     Args:
         models: the entries of :func:`model_entry`, in the order of the command line.
         settings: the run's settings (the document's ``probe`` section).
-        images: ``[{"name", "path", "size"}]`` of the HR images.
+        images: ``[{"name", "path", "size", "sha256"}]`` of the HR images.
         references: the reference upsamplers probed at every scale of the run.
         scatter: the two numbers of the zoo view's scatter plot (``x``, ``y``).
         lam: the ``lam`` section (image, boxes per scale, settings) when ``--lam`` was given.
