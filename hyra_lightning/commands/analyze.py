@@ -805,6 +805,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: {Path(args.out) / 'report.json'} holds the models done so far; run the same command with"
+            " --resume to continue.",
+            file=sys.stderr,
+        )
+        return 130
     failed = 0
     for m in report["models"]:
         if m["error"]:
