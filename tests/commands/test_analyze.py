@@ -442,7 +442,9 @@ def test_quickstart_checkpoint(quickstart_run, tmp_path, images):
     assert _analyze([str(ckpt), "bicubic", "--images", str(images), "--out", str(out)]) == 0
     doc = json.loads((out / "report.json").read_text())
     entry = doc["models"][0]
-    run_name = f"{quickstart_run.logdir.parent.name}/{quickstart_run.logdir.name}"  # e.g. quickstart/version_0
+    run_name = (
+        f"{quickstart_run.logdir.parent.name}/{quickstart_run.logdir.name}"  # e.g. quickstart/version_0
+    )
     assert entry["name"] == run_name and entry["architecture"] == "EDSR" and entry["scale"] == 2
     assert doc["models"][1]["scale"] == 2  # the reference took the checkpoint's scale
     init = yaml.safe_load(quickstart_run.config.read_text())["model"]["model"]["init_args"]
