@@ -44,17 +44,30 @@ class AnalysisSettings:
         boundary: HyRA boundary of the linear part, ``"reflect"`` (the paper's) or ``"zero"``.
         max_size: HR crops of at most ``max_size x max_size`` pixels (centred).
         num_bands: bands of the frequency-similarity curves.
+        lam: draw a local attribution map of every model (``--lam``).
+        lam_box: ``(y, x)`` HR position of the attributed box (``--lam-box``); ``None``: :func:`default_box` of
+            the first image, per scale.
     """
 
     probe: ProbeOptions
     boundary: Boundary = "reflect"
     max_size: int = 256
     num_bands: int = 16
+    lam: bool = False
+    lam_box: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         check_choice("--boundary", self.boundary, BOUNDARIES)
         check_int("--max-size", self.max_size, minimum=2)
         check_int("--num-bands", self.num_bands)
+        if self.lam_box is not None:
+            box = self.lam_box
+            if len(box) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in box
+            ):
+                raise ValueError(
+                    f"Expected `--lam-box` to be two integers Y X >= 0 (the HR position of the box), got {box!r}."
+                )
 
     def as_json(self) -> dict[str, Any]:
         """The ``probe`` section of ``report.json``."""
@@ -110,7 +123,11 @@ class AnalysedImage:
 
 @dataclass
 class AnalysedModel:
-    """Everything measured on one model (``error`` set when it could not be loaded or probed)."""
+    """Everything measured on one model (``error`` set when it could not be loaded or probed).
+
+    ``sha256`` is the hash of the checkpoint file's bytes (``None`` for a reference), the key ``--resume`` reuses
+    a result by; ``lam`` the ``{"di", "box", "completeness_error"}`` of ``--lam`` and ``lam_panel`` its picture.
+    """
 
     name: str
     source: str
@@ -119,10 +136,13 @@ class AnalysedModel:
     scale: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    sha256: str | None = None
     response: ImpulseResponse | None = None
     descriptors: dict[str, float] = field(default_factory=dict)
     images: list[AnalysedImage] = field(default_factory=list)
     image_errors: list[dict[str, str]] = field(default_factory=list)
+    lam: dict[str, Any] | None = None
+    lam_panel: Tensor | None = None
 
     def mean(self, attr: str) -> dict[str, float]:
         """Mean over the analysed images of the dict attribute ``attr`` (``hyra``, ``scores``, ``bicubic``)."""

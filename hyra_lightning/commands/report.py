@@ -4,11 +4,16 @@ records of :mod:`hyra_lightning.commands.records`; the HTML page is rendered fro
 
 Layout of the output folder::
 
-    report.html             one file, figures inline (base64 PNG), no network needed to view it
+    report.html             the page; figures inline (base64 PNG) up to 12 models, linked from figures/ beyond
     report.json             every number (schema in the README, section "Analyse trained networks")
     figures/profiles.png    magnitude profiles of all models, with the references
     figures/fsds_curves.png frequency-similarity curves of all models and of bicubic
-    figures/<NN>_<model>_response.png, _spectrum.png, _profile.png, _hyra_<image>.png
+    figures/scatter.png     the zoo view's scatter plot (``--scatter X Y``)
+    figures/<model>_<sha256[:12]>_response.png, _spectrum.png, _profile.png, _hyra_<image>.png, _lam.png
+                            (``ref_<model>_x<scale>_...`` for a reference)
+
+``report.json`` is rewritten (atomically) after every model, so an interrupted sweep leaves its results behind for
+``--resume``.
 
 Undefined numbers (NaN, infinities) are written as ``null`` in ``report.json``.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +40,20 @@ if TYPE_CHECKING:
 
     from hyra_lightning.commands.records import AnalysedModel, AnalysisSettings, ReferenceProbe
 
-__all__ = ["Report", "build_report", "write_report"]
+__all__ = [
+    "DEFAULT_SCATTER",
+    "Report",
+    "build_report",
+    "figure_paths",
+    "figure_stem",
+    "model_entry",
+    "write_figures",
+    "write_json",
+    "write_report",
+]
+
+#: The zoo view's scatter plot by default: the probe's cutoff against HyRA's high-frequency injection.
+DEFAULT_SCATTER: tuple[str, str] = ("cutoff", "hf_injection")
 
 _PROFILE_FFT = 512
 _DASHES = ("--", "-.", (0, (6, 2, 1, 2, 1, 2)))
@@ -182,21 +201,35 @@ class Report:
     pngs: dict[str, bytes]
 
 
-def _model_entry(
-    k: int,
-    res: AnalysedModel,
-    frequencies: list[float],
-    size: int,
-    profiles: dict[int, dict[str, tuple[list[float], list[float]]]],
-    pngs: dict[str, bytes],
-) -> dict[str, Any]:
-    """The ``report.json`` entry of one model; its figures go into ``pngs``."""
-    from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure
+def figure_stem(res: AnalysedModel) -> str:
+    """The stem of a model's figure files: its name and, for a file, its content hash (stable across runs, so a
+    result reused by ``--resume`` keeps its figures and a new model never overwrites them)."""
+    if res.sha256:
+        return f"{_slug(res.name)}_{res.sha256[:12]}"
+    return f"ref_{_slug(res.name)}_x{res.scale or 0}"
 
-    stem = f"{k:02d}_{_slug(res.name)}"
+
+def model_entry(
+    res: AnalysedModel, settings: AnalysisSettings, reference: ReferenceProbe | None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The ``report.json`` entry of one model and its figures ``{relative path: PNG bytes}``.
+
+    Built as soon as the model is analysed, so that its tensors can be freed before the next model. A figure
+    that cannot be drawn (a network answering NaN, say) becomes the model's error instead of stopping the run.
+
+    Args:
+        res: the model's record.
+        settings: the run's settings.
+        reference: the references at the model's scale (for its profile figure); ``None`` when it has none.
+    """
+    from hyra_lightning.analysis import impulse_response_figure, impulse_spectrum_figure
+    from hyra_lightning.functional import frequency_bands
+
+    stem = figure_stem(res)
     entry: dict[str, Any] = {
         "name": res.name,
         "source": res.source,
+        "sha256": res.sha256,
         "architecture": res.architecture,
         "kind": res.kind,
         "scale": res.scale,
@@ -221,58 +254,155 @@ def _model_entry(
         "fsds_curve": None,
         "figures": {},
     }
-    figs = entry["figures"]
+    if res.lam is not None:
+        entry["lam"] = res.lam
+    pngs: dict[str, bytes] = {}
+    figs: dict[str, Any] = {}
 
     def save(rel: str, data: bytes) -> str:
         pngs[rel] = data
         return rel
 
-    if res.response is not None and res.scale is not None:
-        s = res.scale
-        f, mh, mv = _mean_profile(res.response)
-        entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
-        radius = response_radius(size)
-        figs["response"] = save(
-            f"figures/{stem}_response.png",
-            _png_bytes_of_figure(impulse_response_figure(res.response, radius), dpi=140),
-        )
-        figs["spectrum"] = save(
-            f"figures/{stem}_spectrum.png",
-            _png_bytes_of_figure(impulse_spectrum_figure(res.response), dpi=140),
-        )
-        figs["profile"] = save(
-            f"figures/{stem}_profile.png",
-            _png_bytes_of_figure(_model_profile_figure(res.name, s, f, mh, mv, profiles[s])),
-        )
-    if res.images:
-        entry["fsds_curve"] = {
-            "frequencies": frequencies,
-            "model": res.mean_curve("curve"),
-            "bicubic": res.mean_curve("bicubic_curve"),
-        }
-        for img in res.images:
-            figs.setdefault("hyra", {})[img.name] = save(
-                f"figures/{stem}_hyra_{_slug(img.name)}.png", _png_bytes_of_image(img.panel)
+    try:
+        if res.error is None and res.response is not None and res.scale is not None and reference is not None:
+            f, mh, mv = _mean_profile(res.response)
+            entry["profile"] = {"frequencies": f, "horizontal": mh, "vertical": mv}
+            radius = response_radius(settings.probe.size)
+            figs["response"] = save(
+                f"figures/{stem}_response.png",
+                _png_bytes_of_figure(impulse_response_figure(res.response, radius), dpi=140),
             )
-    return entry
+            figs["spectrum"] = save(
+                f"figures/{stem}_spectrum.png",
+                _png_bytes_of_figure(impulse_spectrum_figure(res.response), dpi=140),
+            )
+            refs = _reference_profiles(reference)
+            figs["profile"] = save(
+                f"figures/{stem}_profile.png",
+                _png_bytes_of_figure(_model_profile_figure(res.name, res.scale, f, mh, mv, refs)),
+            )
+        if res.images:
+            entry["fsds_curve"] = {
+                "frequencies": frequency_bands(settings.num_bands)[0].tolist(),
+                "model": res.mean_curve("curve"),
+                "bicubic": res.mean_curve("bicubic_curve"),
+            }
+            for img in res.images:
+                figs.setdefault("hyra", {})[img.name] = save(
+                    f"figures/{stem}_hyra_{_slug(img.name)}.png", _png_bytes_of_image(img.panel)
+                )
+        if res.lam_panel is not None:
+            figs["lam"] = save(f"figures/{stem}_lam.png", _png_bytes_of_image(res.lam_panel))
+    except Exception as err:  # one model's figure never costs the others their sections
+        entry["error"] = f"Its figures could not be drawn: {type(err).__name__}: {err}"
+        entry["profile"] = entry["fsds_curve"] = None
+        figs, pngs = {}, {}
+    entry["figures"] = figs
+    return json_safe(entry), pngs
+
+
+def _number(entry: dict[str, Any], key: str) -> float | None:
+    """The number ``key`` of a model entry: a dotted path (``descriptors.cutoff``, ``delta.psnr``) or a bare name
+    looked up among the descriptors, the HyRA scalars, the scores and ``lam``."""
+    if "." in key:
+        group, name = key.split(".", 1)
+        if group == "delta":
+            a, b = entry.get("scores", {}).get(name), entry.get("bicubic", {}).get(name)
+            return None if a is None or b is None else float(a) - float(b)
+        value = (entry.get(group) or {}).get(name)
+    else:
+        value = None
+        for group in SCATTER_GROUPS:
+            if key in (entry.get(group) or {}):
+                value = entry[group][key]
+                break
+    if value is None or isinstance(value, (list, dict, str)):
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+#: Where a bare ``--scatter`` name is looked up, in this order.
+SCATTER_GROUPS = ("descriptors", "hyra", "scores", "lam")
+
+
+def _scatter_figure(
+    models: list[dict[str, Any]], references: dict[str, dict[str, dict[str, float]]], x: str, y: str
+) -> Figure | None:
+    """``y`` against ``x``, one point per model coloured by architecture; bicubic and the sinc marked (a point
+    when both numbers are known for them, else a line at the one that is)."""
+    from matplotlib.figure import Figure
+
+    points = [(m, _number(m, x), _number(m, y)) for m in models if not m.get("error")]
+    points = [(m, px, py) for m, px, py in points if px is not None and py is not None]
+    if not points:
+        return None
+    fig = Figure(figsize=(7.5, 5.0))
+    ax = fig.add_subplot()
+
+    def group(m: dict[str, Any]) -> str:
+        return str(m["source"]) if m.get("kind") == "reference" else str(m.get("architecture") or "?")
+
+    groups = sorted({group(m) for m, *_ in points}, key=lambda g: (g in ("bicubic", "sinc"), g))
+    networks = [g for g in groups if g not in ("bicubic", "sinc")]
+    colour = {a: _COLOURS[k % len(_COLOURS)] for k, a in enumerate(networks)}
+    marks = {"bicubic": ("0.1", "*", "bicubic"), "sinc": ("0.45", "*", "windowed sinc")}
+    for g in groups:
+        sel = [(px, py) for m, px, py in points if group(m) == g]
+        c, marker, label = marks.get(g, (colour.get(g, "0.5"), "o", g))
+        size = 160 if g in marks else 36
+        ax.scatter(
+            [p[0] for p in sel],
+            [p[1] for p in sel],
+            color=c,
+            marker=marker,
+            s=size,
+            zorder=3,
+            label=f"{label} ({len(sel)})",
+        )
+    drawn = set(groups)
+    for s, refs in sorted(references.items(), key=lambda kv: int(kv[0])):
+        for key, ls in (("bicubic", "--"), ("sinc", ":")):
+            if key in drawn:
+                continue
+            ref = {"descriptors": refs.get(key, {})}
+            rx, ry = _number(ref, x), _number(ref, y)
+            label = f"{marks[key][2]} reference x{s}"
+            if rx is not None and ry is not None:
+                ax.scatter([rx], [ry], color=marks[key][0], marker="*", s=160, label=label, zorder=3)
+            elif rx is not None:
+                ax.axvline(rx, color="0.3", ls=ls, lw=1.0, label=label)
+            elif ry is not None:
+                ax.axhline(ry, color="0.3", ls=ls, lw=1.0, label=label)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{y} against {x}, one point per model")
+    ax.grid(alpha=0.25)
+    ax.legend(fontsize=8, loc="best")
+    return fig
 
 
 def build_report(
-    results: list[AnalysedModel],
+    models: list[dict[str, Any]],
     settings: AnalysisSettings,
     images: list[dict[str, Any]],
     references: dict[int, ReferenceProbe],
+    *,
+    scatter: tuple[str, str] = DEFAULT_SCATTER,
+    lam: dict[str, Any] | None = None,
 ) -> Report:
-    """The ``report.json`` document and its figures, from the records of one ``analyze`` run.
+    """The ``report.json`` document and its overview figures, from the entries of every model.
 
     Args:
-        results: one record per model, in the order of the command line.
+        models: the entries of :func:`model_entry`, in the order of the command line.
         settings: the run's settings (the document's ``probe`` section).
-        images: ``[{"name", "path", "size"}]`` of the HR images.
+        images: ``[{"name", "path", "size", "sha256"}]`` of the HR images.
         references: the reference upsamplers probed at every scale of the run.
+        scatter: the two numbers of the zoo view's scatter plot (``x``, ``y``).
+        lam: the ``lam`` section (image, boxes per scale, settings) when ``--lam`` was given.
 
     Returns:
-        A :class:`Report` (nothing is written).
+        A :class:`Report` (nothing is written); ``pngs`` holds the overview figures only.
     """
     from hyra_lightning import __version__
     from hyra_lightning.functional import frequency_bands
@@ -280,10 +410,6 @@ def build_report(
     pngs: dict[str, bytes] = {}
     frequencies = frequency_bands(settings.num_bands)[0].tolist()
     profiles = {s: _reference_profiles(ref) for s, ref in references.items()}
-    models = [
-        _model_entry(k, res, frequencies, settings.probe.size, profiles, pngs)
-        for k, res in enumerate(results)
-    ]
     overlay = [
         (
             m["name"],
@@ -293,6 +419,8 @@ def build_report(
         )
         for m in models
         if m["profile"] is not None
+        and m["scale"] in profiles
+        and all(v is not None for v in m["profile"]["horizontal"] + m["profile"]["vertical"])
     ]
     curves = [(m["name"], m["fsds_curve"]["model"]) for m in models if m["fsds_curve"] is not None]
     bicubic_curves: dict[int, list[float]] = {}
@@ -309,36 +437,73 @@ def build_report(
         pngs[figures["fsds_curves"]] = _png_bytes_of_figure(
             _curves_figure(frequencies, curves, bicubic_curves)
         )
-    document = json_safe(
-        {
-            "version": __version__,
-            "models": models,
-            "probe": settings.as_json(),
-            "images": images,
-            "references": {str(s): ref.descriptors() for s, ref in references.items()},
-            "figures": figures,
-        }
-    )
-    return Report(document=document, pngs=pngs)
+    ref_descriptors = {str(s): ref.descriptors() for s, ref in references.items()}
+    scatter_fig = _scatter_figure(models, json_safe(ref_descriptors), *scatter)
+    if scatter_fig is not None:
+        figures["scatter"] = "figures/scatter.png"
+        pngs[figures["scatter"]] = _png_bytes_of_figure(scatter_fig)
+    document: dict[str, Any] = {
+        "version": __version__,
+        "models": models,
+        "probe": settings.as_json(),
+        "images": images,
+        "references": ref_descriptors,
+        "figures": figures,
+        "scatter": list(scatter),
+    }
+    if lam is not None:
+        document["lam"] = lam
+    return Report(document=json_safe(document), pngs=pngs)
+
+
+def write_json(out: Path, document: dict[str, Any]) -> None:
+    """Write ``out/report.json`` atomically (a temporary file, then :func:`os.replace`), so that an interrupted
+    run leaves the last complete document behind."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "report.json.tmp"
+    tmp.write_text(json.dumps(json_safe(document), indent=2) + "\n")
+    os.replace(tmp, out / "report.json")
+
+
+def write_figures(out: Path, pngs: dict[str, bytes]) -> None:
+    """Write the figures ``{relative path: PNG bytes}`` under ``out``."""
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for rel, data in pngs.items():
+        (out / rel).write_bytes(data)
+
+
+def figure_paths(document: dict[str, Any]) -> list[str]:
+    """The relative paths of every figure a document names (overview and per model)."""
+    paths = list(document["figures"].values())
+    for m in document["models"]:
+        for rel in m["figures"].values():
+            paths += list(rel.values()) if isinstance(rel, dict) else [rel]
+    return paths
 
 
 def write_report(
     out: Path,
-    results: list[AnalysedModel],
+    models: list[dict[str, Any]],
     settings: AnalysisSettings,
     images: list[dict[str, Any]],
     references: dict[int, ReferenceProbe],
+    *,
+    scatter: tuple[str, str] = DEFAULT_SCATTER,
+    lam: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``report.json``, the PNG figures and ``report.html`` into ``out``; return the JSON document.
+    """Write ``report.json``, the overview figures and ``report.html`` into ``out``; return the JSON document.
 
-    The document and figures come from :func:`build_report`, the page from
-    :func:`~hyra_lightning.commands.report_html.render_html`.
+    The models' own figures are already in ``out/figures`` (written as each model was analysed). The page
+    inlines every figure up to :data:`~hyra_lightning.commands.report_html.INLINE_MODELS` models; beyond, it
+    inlines the overview figures only and links the models' own from ``figures/``.
     """
-    report = build_report(results, settings, images, references)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-    for rel, data in report.pngs.items():
-        (out / rel).write_bytes(data)
-    (out / "report.json").write_text(json.dumps(report.document, indent=2) + "\n")
-    (out / "report.html").write_text(render_html(report.document, report.pngs), encoding="utf-8")
-    return report.document
+    from hyra_lightning.commands.report_html import INLINE_MODELS
+
+    report = build_report(models, settings, images, references, scatter=scatter, lam=lam)
+    write_figures(out, report.pngs)
+    write_json(out, report.document)
+    doc = report.document
+    inline = figure_paths(doc) if len(doc["models"]) <= INLINE_MODELS else list(doc["figures"].values())
+    pngs = {rel: (out / rel).read_bytes() for rel in inline}
+    (out / "report.html").write_text(render_html(doc, pngs), encoding="utf-8")
+    return doc

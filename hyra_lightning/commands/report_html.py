@@ -1,9 +1,12 @@
 """The page of ``hyra-lightning analyze``: one self-contained ``report.html`` rendered from the ``report.json``
 document and its PNG figures (:func:`~hyra_lightning.commands.report.build_report`).
 
-Figures are inlined (base64 PNG): the page needs no network and no other file. Undefined numbers are shown as
-"n/a"; every table cell carries the exact value in ``data-value`` (the same ``repr`` as the JSON, ``null``
-for an undefined one).
+Up to :data:`INLINE_MODELS` models, figures are inlined (base64 PNG): the page needs no network and no other
+file. Beyond, the models' figures are linked from ``figures/`` (``loading="lazy"``), so that a page of a hundred
+models opens at once; keep ``report.html`` and ``figures/`` together. No external asset either way: the comparison
+table sorts by any column on a click on its header with a few lines of inline JavaScript. Undefined numbers are
+shown as "n/a"; every table cell carries the exact value in ``data-value`` (the same ``repr`` as the JSON,
+``null`` for an undefined one).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from typing import Any
 
 from hyra_lightning.commands.records import response_radius
 
-__all__ = ["TABLE_COLUMNS", "render_html"]
+__all__ = ["INLINE_MODELS", "TABLE_COLUMNS", "render_html"]
+
+#: Up to this many models the page inlines every figure; beyond, the models' figures are linked from figures/.
+INLINE_MODELS = 12
 
 #: Comparison-table columns: (JSON path in a model entry, header, format).
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -51,6 +57,21 @@ td.name,th.name{text-align:left}tr.reference td{color:#555;background:#fafafa;fo
 .good{color:#16794a}.bad{color:#b3261e}.error{background:#fdecea;border:1px solid #f5c2bd;padding:.6em .8em;border-radius:4px;white-space:pre-wrap}
 figure{display:inline-table;margin:.5em 1em .5em 0;vertical-align:top}figcaption{display:table-caption;caption-side:bottom;font-size:.8em;color:#555;padding-top:.3em}
 img{max-width:100%}section.model{border-top:2px solid #eee;margin-top:1.5em}
+table.sortable thead th{cursor:pointer}table.sortable thead th[data-dir=asc]::after{content:" \\25B2"}
+table.sortable thead th[data-dir=desc]::after{content:" \\25BC"}
+"""
+
+#: Click a header of a sortable table to sort its body by that column (numbers by data-value, n/a last).
+_SORT_JS = """
+document.querySelectorAll("table.sortable").forEach(function(t){
+ t.querySelectorAll("thead th").forEach(function(th,i){th.addEventListener("click",function(){
+  var asc=th.dataset.dir!=="asc",b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
+  t.querySelectorAll("thead th").forEach(function(h){delete h.dataset.dir});th.dataset.dir=asc?"asc":"desc";
+  function key(r){var c=r.cells[i];if(!c||c.colSpan>1)return null;var v=c.dataset.value;
+   if(v===undefined)return c.textContent;return v==="null"?null:parseFloat(v)}
+  rows.sort(function(a,b){var x=key(a),y=key(b);if(x===null)return y===null?0:1;if(y===null)return -1;
+   var d=typeof x==="number"&&typeof y==="number"?x-y:String(x).localeCompare(String(y));return asc?d:-d});
+  rows.forEach(function(r){b.appendChild(r)})})})});
 """
 
 
@@ -74,32 +95,59 @@ def _lookup(entry: dict[str, Any], path: str) -> Any:
         a = _finite(entry.get("scores", {}).get(key))
         b = _finite(entry.get("bicubic", {}).get(key))
         return None if a is None or b is None else a - b
-    return entry.get(group, {}).get(key)
+    return (entry.get(group) or {}).get(key)
 
 
-def _img_tag(data: bytes, alt: str) -> str:
+def _img_tag(data: bytes | str, alt: str) -> str:
+    if isinstance(data, str):  # a relative path: linked, loaded when scrolled to
+        return f'<img src="{html.escape(data)}" alt="{html.escape(alt)}" loading="lazy">'
     return (
         f'<img src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}" alt="{html.escape(alt)}">'
     )
 
 
-def _figure(data: bytes, alt: str, caption: str) -> str:
+def _figure(data: bytes | str, alt: str, caption: str) -> str:
     return f"<figure>{_img_tag(data, alt)}<figcaption>{caption}</figcaption></figure>"
 
 
+class _Figures:
+    """The figures of a page: inline PNG bytes where given, else links to the relative paths."""
+
+    def __init__(self, pngs: dict[str, bytes] | None) -> None:
+        self.pngs = pngs or {}
+
+    def __getitem__(self, rel: str) -> bytes | str:
+        return self.pngs.get(rel, rel)
+
+
+def _columns(doc: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    extra = (("lam.di", "LAM DI", ".1f"),) if "lam" in doc else ()
+    return TABLE_COLUMNS + extra
+
+
 def _comparison_table(doc: dict[str, Any]) -> str:
-    head = "".join(f"<th>{h}</th>" for _, h, _ in TABLE_COLUMNS)
-    rows = [f'<tr><th class="name">model</th><th>scale</th>{head}</tr>']
+    columns = _columns(doc)
+    head = "".join(f"<th>{h}</th>" for _, h, _ in columns)
+    rows = [
+        f'<thead><tr><th class="name">model</th><th class="name">arch.</th><th>scale</th>{head}</tr></thead><tbody>'
+    ]
     for m in doc["models"]:
         name = html.escape(m["name"])
+        arch = html.escape(str(m.get("architecture") or "?"))
+        scale = (
+            f'<td data-value="{m["scale"] if m["scale"] is not None else "null"}">{m["scale"] or "?"}</td>'
+        )
         if m["error"]:
             rows.append(
-                f'<tr data-model="{name}"><td class="name">{name}</td><td>{m["scale"] or "?"}</td>'
-                f'<td colspan="{len(TABLE_COLUMNS)}" class="name bad">failed: see its section</td></tr>'
+                f'<tr data-model="{name}"><td class="name">{name}</td><td class="name">{arch}</td>{scale}'
+                f'<td colspan="{len(columns)}" class="name bad">failed: see its section</td></tr>'
             )
             continue
-        cells = "".join(_cell(key, _lookup(m, key), fmt) for key, _, fmt in TABLE_COLUMNS)
-        rows.append(f'<tr data-model="{name}"><td class="name">{name}</td><td>{m["scale"]}</td>{cells}</tr>')
+        cells = "".join(_cell(key, _lookup(m, key), fmt) for key, _, fmt in columns)
+        rows.append(
+            f'<tr data-model="{name}"><td class="name">{name}</td><td class="name">{arch}</td>{scale}{cells}</tr>'
+        )
+    rows.append("</tbody><tbody>")
     for s, refs in sorted(doc["references"].items(), key=lambda kv: int(kv[0])):
         bicubic_scores = next(
             (m["bicubic"] for m in doc["models"] if not m["error"] and str(m["scale"]) == s and m["bicubic"]),
@@ -112,14 +160,16 @@ def _comparison_table(doc: dict[str, Any]) -> str:
                 "scores": bicubic_scores if key == "bicubic" else {},
             }
             cells = "".join(
-                _cell(f"reference.{k}", _lookup(entry, k), fmt) if not k.startswith("delta") else "<td></td>"
-                for k, _, fmt in TABLE_COLUMNS
+                _cell(f"reference.{k}", _lookup(entry, k), fmt)
+                if k.split(".")[0] in ("descriptors", "scores")
+                else "<td></td>"
+                for k, _, fmt in columns
             )
             rows.append(
                 f'<tr class="reference" data-reference="{key}" data-scale="{s}"><td class="name">{label}</td>'
-                f"<td>{s}</td>{cells}</tr>"
+                f'<td class="name">{key}</td><td>{s}</td>{cells}</tr>'
             )
-    return '<table id="comparison">' + "".join(rows) + "</table>"
+    return '<table id="comparison" class="sortable">' + "".join(rows) + "</tbody></table>"
 
 
 def _image_table(m: dict[str, Any]) -> str:
@@ -157,7 +207,17 @@ def _descriptor_list(d: dict[str, Any]) -> str:
     return f'<table class="descriptors">{items}</table>'
 
 
-def _model_section(k: int, m: dict[str, Any], size: int, pngs: dict[str, bytes]) -> str:
+def _lam_caption(name: str, lam: dict[str, Any]) -> str:
+    di = _fmt(lam.get("di"), ".1f")
+    y, x = lam["box"]
+    return (
+        f"Local attribution map of {html.escape(name)}: the LR image with the footprint of the HR box at ({y}, {x})"
+        f" outlined, and the map over it (yellow to red as the attribution grows). DI {di}: the share of LR pixels"
+        " the box's edges draw on (0 one pixel, 100 all alike)."
+    )
+
+
+def _model_section(k: int, m: dict[str, Any], size: int, pngs: _Figures) -> str:
     """The section of one model: its figures, descriptors, per-image table, HyRA panels and errors."""
     name = m["name"]
     figs = m["figures"]
@@ -196,6 +256,11 @@ def _model_section(k: int, m: dict[str, Any], size: int, pngs: dict[str, bytes])
             for img in m["images"]
         ]
         parts.append('<h4>HyRA panels</h4><div class="panels">' + "".join(panels) + "</div>")
+    if "lam" in figs and m.get("lam"):
+        parts.append(
+            "<h4>Local attribution map</h4>"
+            + _figure(pngs[figs["lam"]], f"{name} local attribution map", _lam_caption(name, m["lam"]))
+        )
     errors = ([m["error"]] if m["error"] else []) + [e["message"] for e in m["image_errors"]]
     err_html = "".join(f'<div class="error">{html.escape(e)}</div>' for e in errors)
     meta = (
@@ -210,16 +275,56 @@ def _model_section(k: int, m: dict[str, Any], size: int, pngs: dict[str, bytes])
     )
 
 
-def render_html(doc: dict[str, Any], pngs: dict[str, bytes]) -> str:
-    """The self-contained page of a ``report.json`` document.
+def _zoo_view(doc: dict[str, Any], pngs: _Figures) -> str:
+    figures = doc["figures"]
+    if "scatter" not in figures:
+        return ""
+    x, y = doc.get("scatter", ["cutoff", "hf_injection"])
+    return "<h2>Zoo view</h2>" + _figure(
+        pngs[figures["scatter"]],
+        f"scatter of {x} and {y}",
+        f"{html.escape(y)} against {html.escape(x)}, one point per analysed model, coloured by architecture;"
+        " stars: bicubic and the windowed sinc (a line where only one of the two numbers is defined for them)."
+        " Choose the numbers with <code>--scatter X Y</code>; click a header of the comparison table to sort it.",
+    )
+
+
+def _lam_overview(doc: dict[str, Any], pngs: _Figures) -> str:
+    lam = doc.get("lam")
+    panels = [
+        _figure(
+            pngs[m["figures"]["lam"]],
+            f"{m['name']} local attribution map",
+            html.escape(m["name"]) + f" (DI {_fmt(m['lam'].get('di'), '.1f')})",
+        )
+        for m in doc["models"]
+        if m.get("lam") and "lam" in m["figures"]
+    ]
+    if lam is None or not panels:
+        return ""
+    boxes = ", ".join(
+        f"x{s}: ({b[0]}, {b[1]})" for s, b in sorted(lam["boxes"].items(), key=lambda kv: int(kv[0]))
+    )
+    return (
+        "<h2>Local attribution maps</h2>"
+        f'<p class="meta">Every model on image {html.escape(lam["image"])}, box of {lam["window"]} x {lam["window"]}'
+        f" HR pixels at (y, x) {boxes}; {lam['steps']} steps of the {html.escape(lam['path'])} path. DI: the"
+        " diffusion index (0: one LR pixel, 100: all alike).</p>" + "".join(panels)
+    )
+
+
+def render_html(doc: dict[str, Any], pngs: dict[str, bytes] | None) -> str:
+    """The page of a ``report.json`` document.
 
     Args:
         doc: the document of :func:`~hyra_lightning.commands.report.build_report`.
-        pngs: ``{relative path: PNG bytes}`` of the figures the document names.
+        pngs: ``{relative path: PNG bytes}`` of the figures to inline; a figure the document names but ``pngs``
+            does not hold (all of them when ``None``) is linked, and the page then needs ``figures/`` beside it.
 
     Returns:
         The HTML text.
     """
+    figs = _Figures(pngs)
     p = doc["probe"]
     figures = doc["figures"]
     probe_text = (
@@ -236,7 +341,7 @@ def render_html(doc: dict[str, Any], pngs: dict[str, bytes]) -> str:
         overview.append(
             "<h2>Magnitude profiles</h2>"
             + _figure(
-                pngs[figures["profiles"]],
+                figs[figures["profiles"]],
                 "overlaid magnitude profiles",
                 "Magnitude response of every model's luminance impulse response; an ideal low-pass filter falls"
                 " to 0.5 at the LR Nyquist frequency 1/s.",
@@ -246,13 +351,13 @@ def render_html(doc: dict[str, Any], pngs: dict[str, bytes]) -> str:
         overview.append(
             "<h2>FSDS curves</h2>"
             + _figure(
-                pngs[figures["fsds_curves"]],
+                figs[figures["fsds_curves"]],
                 "overlaid FSDS curves",
                 "Frequency-similarity per radial band (dB); grey dashed: bicubic upsampling of the same LR images"
                 " (drawn once: not where a model's curve is that one, as for the bicubic model).",
             )
         )
-    sections = [_model_section(k, m, p["size"], pngs) for k, m in enumerate(doc["models"])]
+    sections = [_model_section(k, m, p["size"], figs) for k, m in enumerate(doc["models"])]
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>hyra-lightning analyze report</title>"
@@ -265,8 +370,11 @@ def render_html(doc: dict[str, Any], pngs: dict[str, bytes]) -> str:
         " against bicubic upsampling of the same LR images; the reference rows give the closed-form bicubic"
         " kernel and the windowed sinc.</p>"
         + _comparison_table(doc)
+        + _zoo_view(doc, figs)
         + "".join(overview)
+        + _lam_overview(doc, figs)
         + "<h2>Models</h2>"
         + "".join(sections)
-        + f'<p class="meta">hyra-lightning {html.escape(doc["version"])}</p></body></html>\n'
+        + f'<p class="meta">hyra-lightning {html.escape(doc["version"])}</p>'
+        + f"<script>{_SORT_JS}</script></body></html>\n"
     )

@@ -18,3 +18,27 @@ class NeedsMultipleOf8(nn.Module):
         if x.shape[-1] % 8 or x.shape[-2] % 8:
             raise RuntimeError(f"input size {tuple(x.shape[-2:])} is not a multiple of 8")
         return self.shuffle(self.conv(x))
+
+
+class Denoiser(nn.Module):
+    """A scale-1 network (a denoiser): the output has the input's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + 0.1 * self.conv(x)
+
+
+class ReturnsNaN(nn.Module):
+    """A x2 network whose output is NaN everywhere."""
+
+    def __init__(self, scale: int = 2) -> None:
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(3, 3 * scale * scale, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(scale)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.shuffle(self.conv(x)) * float("nan")

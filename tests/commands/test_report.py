@@ -92,7 +92,44 @@ def test_report_in_a_browser_decodes_every_image_logs_no_error_and_fits_1280_pix
         finally:
             browser.close()
     assert errors == []
-    # two models: response, spectrum, profile and one HyRA panel each, plus the two overlays
-    assert len(images) == 10
+    # two models: response, spectrum, profile and one HyRA panel each, plus the two overlays and the scatter
+    assert len(images) == 11
     assert all(complete and width > 0 and height > 0 for _, complete, width, height in images), images
     assert widths["table"] <= widths["page"] and widths["scroll"] <= widths["page"], widths
+
+
+def test_zoo_scatter_colours_by_architecture_and_marks_the_references():
+    """One colour per architecture; a reference analysed as a model is a star; a reference that is not is a star
+    where both numbers are defined for it, else a line at the one that is (references have no HyRA numbers)."""
+    from hyra_lightning.commands.report import _scatter_figure
+
+    def model(name, arch, kind, cutoff, hf, source=None):
+        return {
+            "name": name,
+            "source": source or f"{name}.pth",
+            "architecture": arch,
+            "kind": kind,
+            "error": None,
+            "descriptors": {"cutoff": cutoff, "dc_gain": 1.0},
+            "hyra": {"hf_injection": hf},
+        }
+
+    models = [
+        model("a", "EDSR", "hyra-lightning", 0.4, 0.1),
+        model("b", "EDSR", "hyra-lightning", 0.6, 0.2),
+        model("c", "SwinIR", "spandrel", 0.5, None),  # no HyRA number: not drawn
+        model("bicubic", "bicubic", "reference", 0.495, 0.01, source="bicubic"),
+    ]
+    refs = {"2": {"bicubic": {"cutoff": 0.495, "dc_gain": 1.0}, "sinc": {"cutoff": 0.5, "dc_gain": 1.0}}}
+    fig = _scatter_figure(models, refs, "cutoff", "hf_injection")
+    ax = fig.axes[0]
+    assert _legend_labels(fig) == ["EDSR (2)", "bicubic (1)", "windowed sinc reference x2"]
+    (vline,) = ax.get_lines()
+    assert list(vline.get_xdata()) == [0.5, 0.5]  # the sinc's cutoff, its hf_injection undefined
+    edsr, bicubic = ax.collections
+    assert edsr.get_offsets().tolist() == [[0.4, 0.1], [0.6, 0.2]]
+    assert bicubic.get_offsets().tolist() == [[0.495, 0.01]]
+    # both numbers defined for the references: stars
+    fig = _scatter_figure(models[:2], refs, "cutoff", "dc_gain")
+    assert _legend_labels(fig) == ["EDSR (2)", "bicubic reference x2", "windowed sinc reference x2"]
+    assert _scatter_figure([{**models[0], "error": "failed"}], refs, "cutoff", "hf_injection") is None
