@@ -378,12 +378,12 @@ def _reading_lines(desc: ImpulseDescriptors) -> list[str]:
     lines: list[str] = []
     if desc.linearity_error is not None:
         lines.append(
-            f"    linearity_error     {desc.linearity_error:.3g}   (0 = linear at the probe; a filter reading"
+            f"    linearity_error  {desc.linearity_error:7.3f}   (0 = linear at the probe; a filter reading"
             f" needs <= {MAX_LINEARITY_ERROR:g})"
         )
     if desc.repeatability_error is not None:
         lines.append(
-            f"    repeatability_error {desc.repeatability_error:.3g}   (0 = deterministic; a filter reading"
+            f"    repeatability_error {desc.repeatability_error:5.3f}   (0 = deterministic; a filter reading"
             f" needs <= {MAX_REPEATABILITY_ERROR:g})"
         )
     problem = desc.reading_problem
