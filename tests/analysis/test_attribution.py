@@ -171,6 +171,7 @@ def test_bicubic_diffusion_index_is_small():
 # --------------------------------------------------------------------------------------- integrated gradients
 
 
+@pytest.mark.requires("captum")
 def test_linear_path_agrees_with_captum_integrated_gradients():
     attr = pytest.importorskip("captum.attr")
     torch.manual_seed(3)

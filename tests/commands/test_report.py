@@ -65,6 +65,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "report.html"
 
 
+@pytest.mark.requires("playwright")
 def test_report_in_a_browser_decodes_every_image_logs_no_error_and_fits_1280_pixels(report: Path):
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="Playwright's Python package is not installed"

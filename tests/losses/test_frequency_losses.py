@@ -70,6 +70,7 @@ OPTION_SETS = [
 ]
 
 
+@pytest.mark.requires("focal_frequency_loss")
 @pytest.mark.parametrize(
     "options", OPTION_SETS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults"
 )
