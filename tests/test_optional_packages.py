@@ -140,7 +140,9 @@ def _uses(node: ast.AST, module_level: bool) -> tuple[set[str], set[str], set[st
             calls.add(name)
             if name in LOGGER_PACKAGES:
                 needs.add(LOGGER_PACKAGES[name])
-            if name == "importorskip":  # skipped without the package, so never run unless selected by its mark
+            if (
+                name == "importorskip"
+            ):  # skipped without the package, so never run unless selected by its mark
                 needs |= {s.split(".")[0] for s in _strings(current)} & set(OPTIONAL_PACKAGES)
         if isinstance(current, ast.Constant) and isinstance(current.value, str):
             for logger, package in LOGGER_PACKAGES.items():
