@@ -512,6 +512,43 @@ class MonitorCallback(Callback):
                 WriteJob(type(self).__name__, 0, media=warm_up, key=id(self)), blocking=self.blocking
             )
 
+    # ------------------------------------------------------------------- schedule by validation runs
+    # HyRAMonitor and LocalAttributionMonitor run at every n-th validation of `fit`; the count survives a resume,
+    # also from a checkpoint written between a training batch and the validation that follows it.
+
+    def _reset_validation_count(self) -> None:
+        self._val_runs = 0
+        self._validated_batch: int | None = None
+        # training batches at a checkpoint that counted the validation still to come (_count_pending_validation)
+        self._counted_ahead_at: int | None = None
+
+    def _count_validation(self, trainer: pl.Trainer, every: int) -> bool:
+        """Count one validation of ``fit``; whether it is an ``every``-th one (a validation that a checkpoint
+        already counted, which Lightning before 2.6 runs again after the resume, is not counted again)."""
+        batches = train_batches(trainer)
+        counted_ahead, self._counted_ahead_at = self._counted_ahead_at, None
+        self._validated_batch = batches
+        if counted_ahead is not None and batches == counted_ahead:
+            return False
+        self._val_runs += 1
+        return self._val_runs % every == 0
+
+    def _count_pending_validation(self, trainer: pl.Trainer, checkpoint: dict[str, Any]) -> None:
+        """In a checkpoint written before the validation that follows a training batch (Lightning resumes
+        after that validation), count that validation."""
+        state = checkpoint.get("callbacks", {}).get(self.state_key)
+        if (
+            state is not None
+            and self._validated_batch != train_batches(trainer)
+            and validation_pending(trainer)
+        ):
+            state["val_runs"] = self._val_runs + 1
+            state["counted_ahead_at"] = train_batches(trainer)
+
+    def _load_validation_count(self, state_dict: dict[str, Any]) -> None:
+        self._val_runs = int(state_dict.get("val_runs", 0))
+        self._counted_ahead_at = state_dict.get("counted_ahead_at")
+
     @override
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
@@ -533,3 +570,26 @@ class MonitorCallback(Callback):
         # Ctrl-C and SIGTERM end the run soon: write what can be written in a short time, say what could not
         self._interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
         self._flush(trainer, INTERRUPT_FLUSH_TIMEOUT_S if self._interrupted else FLUSH_TIMEOUT_S)
+
+
+def train_batches(trainer: pl.Trainer) -> int | None:
+    """Training batches fetched so far in ``fit`` (restored from a checkpoint), or ``None``."""
+    try:
+        return int(trainer.fit_loop.epoch_loop.batch_progress.total.ready)
+    except AttributeError:  # pragma: no cover - a Lightning without this progress
+        return None
+
+
+def validation_pending(trainer: pl.Trainer) -> bool:
+    """Whether ``fit`` is between a training batch and the validation that follows it: a checkpoint written
+    now is resumed after that validation (Lightning skips it when it restarts), so it must count it."""
+    if trainer.state.fn != "fit" or not trainer.training or trainer.sanity_checking:
+        return False
+    epoch_loop = trainer.fit_loop.epoch_loop
+    should_check = getattr(epoch_loop, "_should_check_val_fx", None)
+    if should_check is None:  # pragma: no cover - a Lightning without this loop method
+        return False
+    try:
+        return bool(should_check(getattr(trainer.fit_loop, "_data_fetcher", None)))
+    except Exception:  # pragma: no cover - its signature or state differ in this Lightning version
+        return False

@@ -176,10 +176,7 @@ class HyRAMonitor(MonitorCallback):
         self._user_images = lr is not None
         self._lr: Tensor | None = None if lr is None else detach_copy(lr[:num_images])
         self._hr: Tensor | None = None if hr is None else detach_copy(hr[:num_images])
-        self._val_runs = 0
-        self._validated_batch: int | None = None
-        # training batches at a checkpoint that counted the validation still to come (see on_save_checkpoint)
-        self._counted_ahead_at: int | None = None
+        self._reset_validation_count()
 
     def _state_key_fields(self) -> dict[str, Any]:
         fields = {
@@ -226,18 +223,8 @@ class HyRAMonitor(MonitorCallback):
         if trainer.sanity_checking or self.disabled:
             return
         fitting = trainer.state.fn == "fit"
-        if fitting:
-            batches = _train_batches(trainer)
-            counted_ahead, self._counted_ahead_at = self._counted_ahead_at, None
-            if counted_ahead is not None and batches == counted_ahead:
-                # Lightning before 2.6 runs again, after a resume, the validation that the checkpoint was
-                # written just before: it is already counted (and was analysed by the interrupted fit)
-                self._validated_batch = batches
-                return
-            self._val_runs += 1
-            self._validated_batch = batches
-            if self._val_runs % self.every_n_epochs != 0:
-                return
+        if fitting and not self._count_validation(trainer, self.every_n_epochs):
+            return
         self._analyse(trainer, pl_module)
 
     @override
@@ -254,20 +241,12 @@ class HyRAMonitor(MonitorCallback):
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         super().on_save_checkpoint(trainer, pl_module, checkpoint)
-        state = checkpoint.get("callbacks", {}).get(self.state_key)
-        if (
-            state is not None
-            and self._validated_batch != _train_batches(trainer)
-            and _validation_pending(trainer)
-        ):
-            state["val_runs"] = self._val_runs + 1
-            state["counted_ahead_at"] = _train_batches(trainer)
+        self._count_pending_validation(trainer, checkpoint)
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.last_step = state_dict.get("last_step")
-        self._val_runs = int(state_dict.get("val_runs", 0))
-        self._counted_ahead_at = state_dict.get("counted_ahead_at")
+        self._load_validation_count(state_dict)
         if not self._user_images and state_dict.get("lr") is not None:
             self._lr = detach_copy(state_dict["lr"])
             hr = state_dict.get("hr")
@@ -391,29 +370,6 @@ class HyRAMonitor(MonitorCallback):
     @override
     def _warm_up(self) -> None:
         import hyra_lightning.analysis  # noqa: F401  (the display helpers the first panel needs)
-
-
-def _train_batches(trainer: pl.Trainer) -> int | None:
-    """Training batches fetched so far in ``fit`` (restored from a checkpoint), or ``None``."""
-    try:
-        return int(trainer.fit_loop.epoch_loop.batch_progress.total.ready)
-    except AttributeError:  # pragma: no cover - a Lightning without this progress
-        return None
-
-
-def _validation_pending(trainer: pl.Trainer) -> bool:
-    """Whether ``fit`` is between a training batch and the validation that follows it: a checkpoint written
-    now is resumed after that validation (Lightning skips it when it restarts), so it must count it."""
-    if trainer.state.fn != "fit" or not trainer.training or trainer.sanity_checking:
-        return False
-    epoch_loop = trainer.fit_loop.epoch_loop
-    should_check = getattr(epoch_loop, "_should_check_val_fx", None)
-    if should_check is None:  # pragma: no cover - a Lightning without this loop method
-        return False
-    try:
-        return bool(should_check(getattr(trainer.fit_loop, "_data_fetcher", None)))
-    except Exception:  # pragma: no cover - its signature or state differ in this Lightning version
-        return False
 
 
 def _to_host(result: HyRAResult, lr: Tensor | None) -> HyRAResult:

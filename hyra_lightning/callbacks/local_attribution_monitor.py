@@ -18,7 +18,6 @@ from hyra_lightning.callbacks._base import (
     resolve_model,
     weight_roots,
 )
-from hyra_lightning.callbacks.hyra_monitor import _train_batches, _validation_pending
 from hyra_lightning.checks import check_bool, check_choice, check_float, check_int, check_str, fail
 from hyra_lightning.options import ATTRIBUTION_PATHS, AttributionPath
 from hyra_lightning.tags import LAM_DI, LAM_MAP
@@ -169,9 +168,7 @@ class LocalAttributionMonitor(MonitorCallback):
         self._image: Tensor | None = None if image is None else detach_copy(image.reshape(image.shape[-3:]))
         #: The box attributed, once chosen (``box``, or the default box of the image).
         self.resolved_box: tuple[int, int] | None = box
-        self._val_runs = 0
-        self._validated_batch: int | None = None
-        self._counted_ahead_at: int | None = None
+        self._reset_validation_count()
 
     def _state_key_fields(self) -> dict[str, Any]:
         return {
@@ -216,17 +213,8 @@ class LocalAttributionMonitor(MonitorCallback):
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.disabled:
             return
-        if trainer.state.fn == "fit":
-            batches = _train_batches(trainer)
-            counted_ahead, self._counted_ahead_at = self._counted_ahead_at, None
-            if counted_ahead is not None and batches == counted_ahead:
-                # the validation a checkpoint was written just before, run again after the resume: counted
-                self._validated_batch = batches
-                return
-            self._val_runs += 1
-            self._validated_batch = batches
-            if self._val_runs % self.every_n_validations != 0:
-                return
+        if trainer.state.fn == "fit" and not self._count_validation(trainer, self.every_n_validations):
+            return
         self._attribute(trainer, pl_module)
 
     @override
@@ -242,20 +230,13 @@ class LocalAttributionMonitor(MonitorCallback):
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        state = checkpoint.get("callbacks", {}).get(self.state_key)
-        if (
-            state is not None
-            and self._validated_batch != _train_batches(trainer)
-            and _validation_pending(trainer)
-        ):
-            state["val_runs"] = self._val_runs + 1
-            state["counted_ahead_at"] = _train_batches(trainer)
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)  # the writer's points before the file
+        self._count_pending_validation(trainer, checkpoint)
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.last_step = state_dict.get("last_step")
-        self._val_runs = int(state_dict.get("val_runs", 0))
-        self._counted_ahead_at = state_dict.get("counted_ahead_at")
+        self._load_validation_count(state_dict)
         if not self._user_image and state_dict.get("image") is not None:
             self._image = detach_copy(state_dict["image"])
         box = state_dict.get("box")
