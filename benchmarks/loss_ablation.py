@@ -28,6 +28,15 @@ and seed as a run.
     python benchmarks/loss_ablation.py --recipe configs/edsr_baseline_x4_div2k.yaml --steps 20000 \\
         --seeds 3 -- --data.train_dir /path/DIV2K_train_HR --data.val_dir /path/DIV2K_valid_HR  # GPU
 
+Every finished run's numbers are kept in ``OUT/runs/<arm>_seed_<k>.json``: a call that is stopped keeps what it
+finished, and the next call with the same recipe, steps and extra arguments reads those runs back instead of
+training them again (``--rerun`` trains them all again). On a machine with cores to spare, split the arms over
+processes that share ``--out`` with ``--train-only``, then call once more without it for the table::
+
+    OMP_NUM_THREADS=1 python benchmarks/loss_ablation.py --arms l1,l1_fft_l1,l1_focal_frequency --train-only &
+    OMP_NUM_THREADS=1 python benchmarks/loss_ablation.py --arms l1_fsds_0.05,l1_fsds_0.5,fsds_only --train-only
+    wait; python benchmarks/loss_ablation.py
+
 Arguments after ``--`` go to every run's command line unchanged.
 """
 
@@ -38,6 +47,8 @@ import contextlib
 import io
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -165,6 +176,34 @@ def run_arm(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: lis
     }
 
 
+def _run_file(out: Path, arm: str, seed: int) -> Path:
+    return out / "runs" / f"{arm}_seed_{seed}.json"
+
+
+def _cached_run(out: Path, arm: str, seed: int, key: dict[str, Any]) -> dict[str, Any] | None:
+    """A finished run's row, written when it ended, if it was trained with the same recipe, steps and extra
+    arguments; ``None`` otherwise (then its partial TensorBoard folder, if any, is removed before it trains
+    again, so that the dashboard shows one curve per run)."""
+    path = _run_file(out, arm, seed)
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("key") == key:
+            return stored["row"]
+    logdir = out / arm / f"seed_{seed}"
+    if logdir.is_dir():
+        shutil.rmtree(logdir)
+    return None
+
+
+def _store_run(out: Path, arm: str, seed: int, key: dict[str, Any], row: dict[str, Any]) -> None:
+    """Write the row atomically once the run has ended: a killed ablation keeps every finished run."""
+    path = _run_file(out, arm, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"key": key, "row": row}, indent=1))
+    os.replace(tmp, path)
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     mean = sum(values) / len(values)
     if len(values) < 2:
@@ -265,6 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", type=Path, default=ROOT / "configs" / "quickstart.yaml")
     parser.add_argument("--out", type=Path, default=Path("outputs/loss_ablation"))
     parser.add_argument("--gradients-only", action="store_true", help="print the gradient norms and stop")
+    parser.add_argument(
+        "--rerun", action="store_true", help="train every run again, even those finished in an earlier call"
+    )
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train (or read back) the runs and stop before the table: several processes with disjoint --arms "
+        "can share one --out, and a last call without it writes the table and the figure",
+    )
     args = parser.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -287,10 +335,20 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for arm in arms:
         for seed in range(args.seeds):
-            row = run_arm(args.recipe, arm, seed, args.steps, args.out, extra)
+            key = {"recipe": args.recipe.name, "steps": args.steps, "extra": extra}
+            row = None if args.rerun else _cached_run(args.out, arm, seed, key)
+            if row is None:
+                row = run_arm(args.recipe, arm, seed, args.steps, args.out, extra)
+                _store_run(args.out, arm, seed, key, row)
+                done = "trained"
+            else:
+                done = "read back from runs/ (--rerun trains it again)"
             print(f"{arm} seed {seed}: {row['steps']} steps in {row['seconds']:.0f} s, PSNR {row['psnr']:.2f} dB, "
-                  f"FSDS {row['fsds']:.2f} dB", flush=True)  # fmt: skip
+                  f"FSDS {row['fsds']:.2f} dB, {done}", flush=True)  # fmt: skip
             results.append(row)
+    if args.train_only:
+        print(f"Runs in {args.out / 'runs'}; run again without --train-only for the table and the figure.")
+        return 0
 
     with contextlib.redirect_stdout(io.StringIO()):
         cli = _cli(["--config", str(args.recipe), *extra], False)

@@ -136,6 +136,13 @@ def _json_value(entry: dict, key: str) -> float | None:
     return entry[group].get(name)
 
 
+def _same(got: float | None, expected: float | None) -> bool:
+    """A cell's value equals report.json's: both undefined (`null`, shown as n/a) or equal to 1e-12."""
+    if got is None or expected is None:
+        return got is None and expected is None
+    return got == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
 def _check_html_against_json(out: Path) -> _ReportParser:
     doc = json.loads((out / "report.json").read_text())
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -167,27 +174,25 @@ def _check_html_against_json(out: Path) -> _ReportParser:
             for cell in cells:
                 expected = _json_value(entry, cell["data-key"])
                 got = _value(cell)
-                assert (got is None and expected is None) or got == pytest.approx(
-                    expected, rel=1e-12, abs=1e-12
-                )
+                assert _same(got, expected), (cell, expected)
                 checked += 1
         elif "data-image" in attrs:
             img = next(i for i in by_name[section]["images"] if i["name"] == attrs["data-image"])
             for cell in cells:
                 group, key = cell["data-key"].split(".")
-                assert _value(cell) == pytest.approx(img[group][key], rel=1e-12)
+                assert _same(_value(cell), img[group][key]), (cell, img[group][key])
                 checked += 1
         elif "data-reference" in attrs:
             refs = doc["references"][attrs["data-scale"]][attrs["data-reference"]]
             for cell in cells:
                 group, key = cell["data-key"].split(".")[1:]
                 if group == "descriptors":
-                    assert _value(cell) == pytest.approx(refs[key], rel=1e-12)
+                    assert _same(_value(cell), refs[key]), (cell, refs[key])
                     checked += 1
         elif section is not None and context.startswith("Descriptors"):
             for cell in cells:
                 key = cell["data-key"].split(".")[1]
-                assert _value(cell) == pytest.approx(by_name[section]["descriptors"][key], rel=1e-12)
+                assert _same(_value(cell), by_name[section]["descriptors"][key]), cell
                 checked += 1
     assert checked > 20
     # The PNG files are written beside the report.
