@@ -18,6 +18,7 @@ from hyra_lightning.module import (
     bicubic_baseline_metrics,
     split_batch,
 )
+from tests.callbacks.helpers import LeaveTogether
 
 
 def _trainer(tmp_path: Path, **kwargs) -> Trainer:
@@ -362,7 +363,7 @@ def _evaluate_on(
             max_epochs=1,
             limit_train_batches=1,
             logger=TensorBoardLogger(str(root), name=name, version=0),
-            callbacks=callbacks,
+            callbacks=[*callbacks, LeaveTogether()],
         )
         return trainer, module, data
 

@@ -36,7 +36,9 @@ def test_loss_ablation_smoke_run_writes_the_table_the_figure_and_one_run_per_arm
     # A second call reads every finished run back instead of training it again (a killed ablation keeps its
     # finished runs), and writes the same numbers; a run with no stored row is trained again from a clean
     # TensorBoard folder.
-    events = {arm: sorted((out / arm / "seed_0").glob("events.out.tfevents.*")) for arm in ("l1", "l1_fsds_0.05")}
+    events = {
+        arm: sorted((out / arm / "seed_0").glob("events.out.tfevents.*")) for arm in ("l1", "l1_fsds_0.05")
+    }
     (out / "runs" / "l1_fsds_0.05_seed_0.json").unlink()  # as if killed before this run ended
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-4000:]

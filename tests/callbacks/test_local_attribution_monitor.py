@@ -17,6 +17,7 @@ from hyra_lightning.callbacks import LocalAttributionMonitor
 from hyra_lightning.tags import LAM_DI, LAM_MAP
 from tests.callbacks.helpers import (
     LR_SIZE,
+    LeaveTogether,
     PhotoData,
     SRModule,
     image_steps,
@@ -138,7 +139,7 @@ def _ddp_fit(
         max_steps=2,
         limit_train_batches=2,
         logger=TensorBoardLogger(str(root), name="run", version=0),
-        callbacks=[LocalAttributionMonitor(image=image, **FAST)],
+        callbacks=[LocalAttributionMonitor(image=image, **FAST), LeaveTogether()],
         enable_progress_bar=False,
         enable_model_summary=False,
         enable_checkpointing=False,

@@ -24,6 +24,7 @@ from hyra_lightning.tags import HYRA_SCALARS, IMPULSE_READING_SCALARS, IMPULSE_S
 from tests.callbacks.helpers import (
     LR_SIZE,
     SCALE,
+    LeaveTogether,
     PhotoData,
     SRModule,
     image_steps,
@@ -331,7 +332,7 @@ def _ddp_fit(root: Path, strategy: str, devices: int, state: dict[str, torch.Ten
         max_steps=2,
         limit_train_batches=2,
         logger=logger,
-        callbacks=_monitors(every_n_steps=1),
+        callbacks=[*_monitors(every_n_steps=1), LeaveTogether()],
         enable_progress_bar=False,
         enable_model_summary=False,
         enable_checkpointing=False,
