@@ -14,8 +14,10 @@ It prints:
    significant digit: FSDS 0.05, FFT-L1 9, focal frequency 2; the second FSDS arm takes ten times 0.05;
 2. one table: PSNR, SSIM and FSDS on the validation crops (mean and standard deviation over seeds, and the
    difference to the ``l1`` arm), and at the end of training the impulse descriptors ``dc_gain``, ``cutoff``,
-   ``sinc_similarity``, ``phase_gain_spread`` and HyRA's ``hf_injection`` (first two validation crops,
-   reflect boundary), means over seeds.
+   ``sinc_similarity``, ``negative_lobe``, ``phase_gain_spread`` and ``linearity_error`` (read with the probe of
+   the recipe's ``ImpulseResponseMonitor`` when the fit ended, so the table shows what its dashboard shows;
+   the default probe where the recipe has none) and HyRA's ``hf_injection`` (first two validation crops,
+   reflect boundary, the same impulse response), means over seeds.
 
 It writes under ``--out``: ``results.md`` (the table), ``results.json`` (every number per seed),
 ``loss_ablation.png`` (FSDS per radial band of every arm against bicubic's, and the impulse magnitude
@@ -63,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from hyra_lightning.analysis import hyra_decompose, impulse_response  # noqa: E402
 from hyra_lightning.batch import split_batch  # noqa: E402
+from hyra_lightning.callbacks import ImpulseResponseMonitor  # noqa: E402
 from hyra_lightning.cli import HyRALightningCLI  # noqa: E402
 from hyra_lightning.data.datamodule import SRDataModule  # noqa: E402
 from hyra_lightning.metrics import FSDS, plot_frequency_similarity  # noqa: E402
@@ -73,7 +76,14 @@ from hyra_lightning.spectral import bicubic_upsample  # noqa: E402
 
 ARMS_DIR = ROOT / "configs" / "losses"
 DEFAULT_ARMS = ("l1", "l1_fft_l1", "l1_focal_frequency", "l1_fsds_0.05", "l1_fsds_0.5", "fsds_only")
-DESCRIPTORS = ("dc_gain", "cutoff", "sinc_similarity", "phase_gain_spread")
+DESCRIPTORS = (
+    "dc_gain",
+    "cutoff",
+    "sinc_similarity",
+    "negative_lobe",
+    "phase_gain_spread",
+    "linearity_error",
+)
 NUM_BANDS = 16
 
 
@@ -156,7 +166,12 @@ def run_arm(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: lis
     module, dm, trainer = cli.model, cli.datamodule, cli.trainer
     model = module.model.eval()
     scores = evaluate_upsampler(model, dm.val_dataloader(), module.scale, module.crop_border)
-    response = impulse_response(model, in_channels=3)
+    # the recipe's impulse monitor probed the trained weights when the fit ended: the table shows what its
+    # dashboard shows (quickstart: amplitude 0.02 on 0.5 grey, the local linear response)
+    monitor = next((cb for cb in trainer.callbacks if isinstance(cb, ImpulseResponseMonitor)), None)
+    response = getattr(monitor, "last_response", None)
+    if response is None or monitor.last_step != trainer.global_step:
+        response = impulse_response(model, in_channels=3)
     freqs, horizontal, _ = response.profiles()
     lr, hr = split_batch(next(iter(dm.val_dataloader())))
     hyra = hyra_decompose(model, lr[:2], hr=hr[:2], response=response, boundary="reflect").scalars()
@@ -168,6 +183,7 @@ def run_arm(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: lis
         **scores,
         **{name: float(getattr(response.describe(), name)) for name in DESCRIPTORS},
         "hf_injection": float(hyra["hf_injection"]),
+        "probe": {"amplitude": float(response.amplitude), "background": float(response.background)},
         "curve": _curve(model, dm, module.scale, module.crop_border),
         "profile_freqs": freqs.tolist(),
         "profile": horizontal.tolist(),
@@ -335,7 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for arm in arms:
         for seed in range(args.seeds):
-            key = {"recipe": args.recipe.name, "steps": args.steps, "extra": extra}
+            key = {
+                "recipe": args.recipe.name,
+                "steps": args.steps,
+                "extra": extra,
+                "measured": list(DESCRIPTORS),
+            }
             row = None if args.rerun else _cached_run(args.out, arm, seed, key)
             if row is None:
                 row = run_arm(args.recipe, arm, seed, args.steps, args.out, extra)
@@ -366,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         f"FSDS {bicubic_scores['fsds']:.2f} dB. Recipe {args.recipe.name}, {args.steps} steps, seeds "
         f"0..{args.seeds - 1}, device {'cuda' if torch.cuda.is_available() else 'cpu'}."
     )
+    probes = {json.dumps(r["probe"], sort_keys=True) for r in results}
+    if len(probes) == 1:
+        probe = results[0]["probe"]
+        note += f" Impulse probe: amplitude {probe['amplitude']:g} on background {probe['background']:g}."
     print(text + "\n\n" + note)
     (args.out / "results.md").write_text(text + "\n\n" + note + "\n")
     (args.out / "results.json").write_text(
