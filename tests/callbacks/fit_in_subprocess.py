@@ -9,6 +9,7 @@ the sink hangs and trains until a signal ends it.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -67,6 +68,7 @@ def stuck(root: Path) -> None:
         hang.wait()
 
     TensorBoardSink.log_image = never_returns  # type: ignore[method-assign]
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks if this hangs
     trainer = make_trainer(
         root, [ImpulseResponseMonitor(every_n_steps=1)], max_steps=100_000, limit_val_batches=0
     )

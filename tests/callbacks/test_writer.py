@@ -495,7 +495,14 @@ def test_a_signal_ends_a_fit_whose_sink_never_returns(tmp_path, signum):
         time.sleep(2)  # the queue fills up behind the stuck sink
         start = time.monotonic()
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # say where every thread of the process is, then fail
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(3)
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"no end 60 s after {signum.name}; the stacks of the process:\n{err[-6000:]}")
         elapsed = time.monotonic() - start
     finally:
         proc.kill()
