@@ -69,6 +69,9 @@ def stuck(root: Path) -> None:
 
     TensorBoardSink.log_image = never_returns  # type: ignore[method-assign]
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for the stacks if this hangs
+    # Ctrl-C as in a terminal: a process started in the background by a non-interactive shell (a CI script
+    # running `cmd &`) inherits SIGINT ignored, and Python then leaves it ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     trainer = make_trainer(
         root, [ImpulseResponseMonitor(every_n_steps=1)], max_steps=100_000, limit_val_batches=0
     )
