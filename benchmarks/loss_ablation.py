@@ -17,7 +17,9 @@ It prints:
    ``sinc_similarity``, ``negative_lobe``, ``phase_gain_spread`` and ``linearity_error`` (read with the probe of
    the recipe's ``ImpulseResponseMonitor`` when the fit ended, so the table shows what its dashboard shows;
    the default probe where the recipe has none) and HyRA's ``hf_injection`` (first two validation crops,
-   reflect boundary, the same impulse response), means over seeds.
+   reflect boundary, the same impulse response), means over seeds; and FSDS on the first 8 training batches
+   of ``--data.seed 0`` (the same patches for every arm), whole (what a loss term sees) and without the
+   recipe's border (as the validation crops are scored), from each run's last checkpoint.
 
 It writes under ``--out``: ``results.md`` (the table), ``results.json`` (every number per seed),
 ``loss_ablation.png`` (FSDS per radial band of every arm against bicubic's, and the impulse magnitude
@@ -68,11 +70,13 @@ from hyra_lightning.batch import split_batch  # noqa: E402
 from hyra_lightning.callbacks import ImpulseResponseMonitor  # noqa: E402
 from hyra_lightning.cli import HyRALightningCLI  # noqa: E402
 from hyra_lightning.data.datamodule import SRDataModule  # noqa: E402
+from hyra_lightning.functional import fsds  # noqa: E402
 from hyra_lightning.metrics import FSDS, plot_frequency_similarity  # noqa: E402
 from hyra_lightning.models import BicubicUpsampler  # noqa: E402
 from hyra_lightning.module import SuperResolutionModule, crop_border_pixels, evaluate_upsampler  # noqa: E402
 from hyra_lightning.options import LOSS_TERMS  # noqa: E402
 from hyra_lightning.spectral import bicubic_upsample  # noqa: E402
+from hyra_lightning.zoo import load_model  # noqa: E402
 
 ARMS_DIR = ROOT / "configs" / "losses"
 DEFAULT_ARMS = ("l1", "l1_fft_l1", "l1_focal_frequency", "l1_fsds_0.05", "l1_fsds_0.5", "fsds_only")
@@ -192,6 +196,47 @@ def run_arm(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: lis
     }
 
 
+PATCH_BATCHES = 8
+
+
+def training_patches(
+    recipe: Path, extra: list[str], batches: int = PATCH_BATCHES
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``batches`` training batches of the recipe's data with ``--data.seed 0``: the same LR/HR patches
+    for every arm, of the size the training losses saw."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        cli = _cli(["--config", str(recipe), "--data.seed", "0", *extra], False)
+    dm = cli.datamodule
+    dm.setup("fit")
+    lrs, hrs = [], []
+    for _, batch in zip(range(batches), dm.train_dataloader(), strict=False):
+        lr, hr = split_batch(batch)
+        lrs.append(lr)
+        hrs.append(hr)
+    return torch.cat(lrs), torch.cat(hrs)
+
+
+@torch.no_grad()
+def patch_fsds(upsampler: Any, patches: tuple[torch.Tensor, torch.Tensor], border: int = 0) -> float:
+    """FSDS (dB, mean over patches) on the training patches: whole (``border=0``: what an FSDS loss term
+    optimises) or without ``border`` pixels on each side (as the validation crops are scored)."""
+    lr, hr = patches
+    sr = torch.cat([upsampler(chunk).float().clamp(0, 1) for chunk in lr.split(32)])
+    return float(fsds(crop_border_pixels(sr, border), crop_border_pixels(hr.float(), border)))
+
+
+def _trained_network(out: Path, row: dict[str, Any]) -> torch.nn.Module:
+    """A run's network at the end of its fit, from the last checkpoint its recipe wrote (checked to be at the
+    run's final step)."""
+    path = out / row["logdir"] / "checkpoints" / "last.ckpt"
+    step = torch.load(path, map_location="cpu", weights_only=True)["global_step"]
+    if step != row["steps"]:
+        raise SystemExit(
+            f"{path} is at step {step}, the run ended at step {row['steps']}: train it again (--rerun)."
+        )
+    return load_model(path).model
+
+
 def _run_file(out: Path, arm: str, seed: int) -> Path:
     return out / "runs" / f"{arm}_seed_{seed}.json"
 
@@ -231,7 +276,10 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
     """The Markdown table: scores (mean ± std over seeds, difference to the l1 arm) and descriptors (means)."""
     by_arm = {arm: [r for r in results if r["arm"] == arm] for arm in arms}
     base = (
-        {k: _mean_std([r[k] for r in by_arm["l1"]])[0] for k in ("psnr", "ssim", "fsds")}
+        {
+            k: _mean_std([r[k] for r in by_arm["l1"]])[0]
+            for k in ("psnr", "ssim", "fsds", "patch_fsds", "patch_fsds_cropped")
+        }
         if by_arm.get("l1")
         else None
     )
@@ -246,6 +294,10 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
         "ΔSSIM",
         "FSDS (dB)",
         "ΔFSDS",
+        "patch FSDS (dB)",
+        "Δpatch FSDS",
+        "cropped patch FSDS (dB)",
+        "Δcropped patch FSDS",
         *DESCRIPTORS,
         "hf_injection",
     ]
@@ -259,7 +311,13 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
             str(rows[0]["steps"]),
             str(len(rows)),
         ]
-        for key, digits in (("psnr", 2), ("ssim", 4), ("fsds", 2)):
+        for key, digits in (
+            ("psnr", 2),
+            ("ssim", 4),
+            ("fsds", 2),
+            ("patch_fsds", 2),
+            ("patch_fsds_cropped", 2),
+        ):
             mean, std = _mean_std([r[key] for r in rows])
             cells.append(
                 f"{mean:.{digits}f} ± {std:.{digits}f}" if not math.isnan(std) else f"{mean:.{digits}f}"
@@ -376,15 +434,26 @@ def main(argv: list[str] | None = None) -> int:
     dm, module = cli.datamodule, cli.model
     dm.setup("validate")
     scale, border = module.scale, module.crop_border
+    patches = training_patches(args.recipe, extra)
+    for row in results:
+        if "patch_fsds_cropped" not in row:  # measured once, then kept with the run
+            network = _trained_network(args.out, row)
+            row["patch_fsds"] = patch_fsds(network, patches)
+            row["patch_fsds_cropped"] = patch_fsds(network, patches, border)
+            stored = json.loads(_run_file(args.out, row["arm"], row["seed"]).read_text())
+            _store_run(args.out, row["arm"], row["seed"], stored["key"], row)
     bicubic_scores = evaluate_upsampler(
         lambda x: bicubic_upsample(x, scale), dm.val_dataloader(), scale, border
     )
     bicubic_curve = _curve(lambda x: bicubic_upsample(x, scale), dm, scale, border)
+    bicubic_patches = patch_fsds(lambda x: bicubic_upsample(x, scale), patches)
+    bicubic_cropped = patch_fsds(lambda x: bicubic_upsample(x, scale), patches, border)
 
     text = table(results, arms)
     note = (
         f"Bicubic on the same crops: PSNR {bicubic_scores['psnr']:.2f} dB, SSIM {bicubic_scores['ssim']:.4f}, "
-        f"FSDS {bicubic_scores['fsds']:.2f} dB. Recipe {args.recipe.name}, {args.steps} steps, seeds "
+        f"FSDS {bicubic_scores['fsds']:.2f} dB; on the training patches FSDS {bicubic_patches:.2f} dB whole,"
+        f" {bicubic_cropped:.2f} dB without {border} border pixels. Recipe {args.recipe.name}, {args.steps} steps, seeds "
         f"0..{args.seeds - 1}, device {'cuda' if torch.cuda.is_available() else 'cpu'}."
     )
     probes = {json.dumps(r["probe"], sort_keys=True) for r in results}
@@ -394,7 +463,18 @@ def main(argv: list[str] | None = None) -> int:
     print(text + "\n\n" + note)
     (args.out / "results.md").write_text(text + "\n\n" + note + "\n")
     (args.out / "results.json").write_text(
-        json.dumps({"gradients": grads, "bicubic": bicubic_scores, "runs": results}, indent=1)
+        json.dumps(
+            {
+                "gradients": grads,
+                "bicubic": {
+                    **bicubic_scores,
+                    "patch_fsds": bicubic_patches,
+                    "patch_fsds_cropped": bicubic_cropped,
+                },
+                "runs": results,
+            },
+            indent=1,
+        )
     )
     figure(results, arms, bicubic_curve, scale, args.out / "loss_ablation.png")
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,6 +32,12 @@ def test_loss_ablation_smoke_run_writes_the_table_the_figure_and_one_run_per_arm
     results = json.loads((out / "results.json").read_text())
     assert {r["arm"] for r in results["runs"]} == {"l1", "l1_fsds_0.05"}
     assert all(r["steps"] == 20 for r in results["runs"])
+    # FSDS on the training patches, whole and border-cropped, measured from each run's last checkpoint
+    assert "| patch FSDS (dB) |" in table and "cropped patch FSDS" in table
+    assert all(
+        math.isfinite(r["patch_fsds"]) and math.isfinite(r["patch_fsds_cropped"]) for r in results["runs"]
+    )
+    assert results["bicubic"]["patch_fsds"] < results["bicubic"]["fsds"]  # small patches score lower
     for arm in ("l1", "l1_fsds_0.05"):  # one TensorBoard run per arm and seed under the output folder
         assert list((out / arm / "seed_0").glob("events.out.tfevents.*"))
     # A second call reads every finished run back instead of training it again (a killed ablation keeps its
