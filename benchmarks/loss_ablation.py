@@ -22,8 +22,8 @@ It prints:
    recipe's border (as the validation crops are scored), from each run's last checkpoint.
 
 It writes under ``--out``: ``results.md`` (the table), ``results.json`` (every number per seed),
-``loss_ablation.png`` (FSDS per radial band of every arm against bicubic's, and the impulse magnitude
-profiles), and every run's TensorBoard folder ``<arm>/seed_<k>``: ``tensorboard --logdir OUT`` shows every arm
+``loss_ablation.png`` (FSDS per radial band of every arm against bicubic's, the impulse magnitude
+profiles, and the validation FSDS and PSNR at every validation, read from the runs' TensorBoard events), and every run's TensorBoard folder ``<arm>/seed_<k>``: ``tensorboard --logdir OUT`` shows every arm
 and seed as a run.
 
     python benchmarks/loss_ablation.py                                  # every arm, 3 seeds, 2000 steps
@@ -76,6 +76,7 @@ from hyra_lightning.models import BicubicUpsampler  # noqa: E402
 from hyra_lightning.module import SuperResolutionModule, crop_border_pixels, evaluate_upsampler  # noqa: E402
 from hyra_lightning.options import LOSS_TERMS  # noqa: E402
 from hyra_lightning.spectral import bicubic_upsample  # noqa: E402
+from hyra_lightning.tags import FSDS_VAL  # noqa: E402
 from hyra_lightning.zoo import load_model  # noqa: E402
 
 ARMS_DIR = ROOT / "configs" / "losses"
@@ -329,29 +330,63 @@ def table(results: list[dict[str, Any]], arms: list[str]) -> str:
     return "\n".join(lines)  # fmt: skip
 
 
+def validation_history(logdir: Path) -> dict[str, list[float]]:
+    """The validation FSDS and PSNR a run logged at each validation (its TensorBoard events)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 1, "tensors": 1})
+    events.Reload()
+    fsds_events = events.Scalars(FSDS_VAL)
+    # one of each per validation; Lightning logs `val/psnr` at the step before the monitor's
+    psnr = [e.value for e in events.Scalars("val/psnr")]
+    return {
+        "step": [e.step for e in fsds_events],
+        "fsds": [e.value for e in fsds_events],
+        "psnr": psnr if len(psnr) == len(fsds_events) else [math.nan] * len(fsds_events),
+    }
+
+
 def figure(
-    results: list[dict[str, Any]], arms: list[str], bicubic: list[float], scale: int, path: Path
+    results: list[dict[str, Any]],
+    arms: list[str],
+    bicubic: list[float],
+    bicubic_scores: dict[str, float],
+    scale: int,
+    path: Path,
 ) -> None:
-    """FSDS per band of every arm (mean over seeds) with bicubic's, and the horizontal impulse magnitude
-    profiles (mean over seeds)."""
+    """FSDS per band of every arm (mean over seeds) with bicubic's, the horizontal impulse magnitude profiles
+    (mean over seeds), and the validation FSDS and PSNR during training (mean over seeds)."""
     from matplotlib.figure import Figure
 
     from hyra_lightning.functional import frequency_bands
 
-    fig = Figure(figsize=(12, 4.5), layout="constrained")
-    ax_curve, ax_profile = fig.subplots(1, 2)
+    fig = Figure(figsize=(12, 9), layout="constrained")
+    (ax_curve, ax_profile), (ax_fsds, ax_psnr) = fig.subplots(2, 2)
+    for ax, key, label in ((ax_fsds, "fsds", "FSDS (dB)"), (ax_psnr, "psnr", "PSNR (dB)")):
+        ax.axhline(bicubic_scores[key], color="C0", linestyle="--", linewidth=1, label="bicubic")
+        for k, arm in enumerate(arms, start=1):
+            rows = [r for r in results if r["arm"] == arm and r.get("history")]
+            if rows:
+                steps = rows[0]["history"]["step"]
+                values = torch.tensor([r["history"][key] for r in rows if r["history"]["step"] == steps])
+                ax.plot(steps, values.mean(0), marker=".", color=f"C{k}", label=arm)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(label)
+        ax.set_title(f"validation {label.split()[0]} during training (mean over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
     centres, _ = frequency_bands(NUM_BANDS)
     series: dict[str, torch.Tensor] = {"bicubic": torch.tensor(bicubic)}
     # bicubic's profile first, so that every arm has the same colour in both panels
     freqs, profile, _ = impulse_response(BicubicUpsampler(scale), in_channels=3).profiles()
-    ax_profile.plot(freqs, profile, label="bicubic")
-    for arm in arms:
+    ax_profile.plot(freqs, profile, color="C0", label="bicubic")
+    for k, arm in enumerate(arms, start=1):
         rows = [r for r in results if r["arm"] == arm]
         if rows:
             series[arm] = torch.tensor([r["curve"] for r in rows]).nanmean(0)
             freqs = torch.tensor(rows[0]["profile_freqs"])
             profile = torch.tensor([r["profile"] for r in rows]).mean(0)
-            ax_profile.plot(freqs, profile, label=arm)
+            ax_profile.plot(freqs, profile, color=f"C{k}", label=arm)
     plot_frequency_similarity(
         centres, series, scale=scale, ax=ax_curve, title="FSDS per radial band (validation)"
     )
@@ -442,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             row["patch_fsds_cropped"] = patch_fsds(network, patches, border)
             stored = json.loads(_run_file(args.out, row["arm"], row["seed"]).read_text())
             _store_run(args.out, row["arm"], row["seed"], stored["key"], row)
+    for row in results:  # the validation scores at every validation of the run
+        if row.get("logdir") and (args.out / row["logdir"]).is_dir():
+            row["history"] = validation_history(args.out / row["logdir"])
     bicubic_scores = evaluate_upsampler(
         lambda x: bicubic_upsample(x, scale), dm.val_dataloader(), scale, border
     )
@@ -476,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
             indent=1,
         )
     )
-    figure(results, arms, bicubic_curve, scale, args.out / "loss_ablation.png")
+    figure(results, arms, bicubic_curve, bicubic_scores, scale, args.out / "loss_ablation.png")
     print(
         f"\nWrote {args.out / 'results.md'}, {args.out / 'loss_ablation.png'}; runs: tensorboard --logdir {args.out}"
     )

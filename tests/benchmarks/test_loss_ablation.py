@@ -38,6 +38,10 @@ def test_loss_ablation_smoke_run_writes_the_table_the_figure_and_one_run_per_arm
         math.isfinite(r["patch_fsds"]) and math.isfinite(r["patch_fsds_cropped"]) for r in results["runs"]
     )
     assert results["bicubic"]["patch_fsds"] < results["bicubic"]["fsds"]  # small patches score lower
+    for run in results["runs"]:  # the validation scores of every validation, from the run's events
+        assert run["history"]["step"] == [20] and run["history"]["fsds"] == [
+            pytest.approx(run["fsds"], abs=1e-4)
+        ]
     for arm in ("l1", "l1_fsds_0.05"):  # one TensorBoard run per arm and seed under the output folder
         assert list((out / arm / "seed_0").glob("events.out.tfevents.*"))
     # A second call reads every finished run back instead of training it again (a killed ablation keeps its
