@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python docs/make_screenshots.py                      # runs the quickstart first, then shoots
     python docs/make_screenshots.py --logdir lightning_logs/version_0   # shoots an existing run
+    python docs/make_screenshots.py --shots ablation --logdir outputs/loss_ablation   # the loss ablation's runs
 
 Needs the ``tensorboard`` command (a dependency of the package) and Chromium (Debian: ``apt-get install
 chromium``; any Chromium or Chrome binary can be given with ``--chromium``). The pictures land in
@@ -14,6 +15,7 @@ is drawn by this script.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -38,6 +40,16 @@ SHOTS: list[tuple[str, str, tuple[int, int]]] = [
     ("dashboard_hyra_scalars.png", "scalars&tagFilter=hyra%2F&_smoothingWeight=0", (1500, 700)),
     ("dashboard_fsds_curve.png", "images&tagFilter=fsds%2Fcurve", (1500, 900)),
     ("dashboard_fsds_bands.png", "custom_scalars&_smoothingWeight=0", (1500, 900)),
+]
+
+
+#: ``--shots ablation``: the loss ablation's runs side by side (``--logdir`` the ablation's ``--out`` folder).
+ABLATION_SHOTS: list[tuple[str, str, tuple[int, int]]] = [
+    (
+        "loss_ablation_dashboard.png",
+        "scalars&tagFilter=%5E(fsds%2Fval%7Cval%2Fpsnr%7Cimpulse%2Fcutoff)%24&regexInput=seed_0&_smoothingWeight=0",
+        (1500, 1000),
+    ),
 ]
 
 
@@ -73,6 +85,26 @@ def _wait_for(url: str, timeout: float = 60.0) -> None:
     sys.exit(f"TensorBoard did not answer at {url} within {timeout:.0f} s.")
 
 
+def _run_count(logdir: Path) -> int:
+    return len({p.parent for p in logdir.glob("**/events.out.tfevents.*")})
+
+
+def _wait_for_scalars(base: str, runs: int, timeout: float = 120.0) -> None:
+    """Wait until TensorBoard serves the scalars of every run (it reads a folder of runs one after another)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(base + "/data/plugin/scalars/tags", timeout=5) as r:
+                if len(json.loads(r.read())) >= runs:
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(1)
+    print(
+        f"warning: TensorBoard served fewer than {runs} runs' scalars after {timeout:.0f} s", file=sys.stderr
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,13 +116,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="where the PNGs go")
     parser.add_argument("--chromium", default=None, help="Chromium binary")
     parser.add_argument("--budget-ms", type=int, default=15000, help="virtual time Chromium gives the page")
+    parser.add_argument(
+        "--shots",
+        choices=["dashboard", "ablation"],
+        default="dashboard",
+        help="the quickstart dashboard (one run), or the loss ablation's runs (--logdir its output folder)",
+    )
     args = parser.parse_args(argv)
+    shots = SHOTS if args.shots == "dashboard" else ABLATION_SHOTS
 
     chromium = _find_chromium(args.chromium)
     if args.logdir is None:
         subprocess.run(["hyra-lightning", "fit", "--config", args.config], cwd=ROOT, check=True)
         args.logdir = _latest_run(ROOT / "lightning_logs")
-    logdir = args.logdir if any(args.logdir.glob("events.out.tfevents.*")) else _latest_run(args.logdir)
+    if args.shots == "ablation" or any(args.logdir.glob("events.out.tfevents.*")):
+        logdir = args.logdir  # a folder of runs is shown whole for the ablation
+    else:
+        logdir = _latest_run(args.logdir)
     args.out.mkdir(parents=True, exist_ok=True)
 
     # TensorBoard shows the logdir it was given: pass it relative to the current folder when it lies below it.
@@ -114,9 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for(base + "/data/runs")
+        _wait_for_scalars(base, _run_count(logdir))
         time.sleep(3)  # let the multiplexer finish reading the event files
         with tempfile.TemporaryDirectory() as profile:
-            for name, fragment, (width, height) in SHOTS:
+            for name, fragment, (width, height) in shots:
                 target = args.out / name
                 cmd = [
                     chromium,
