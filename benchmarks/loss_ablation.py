@@ -410,8 +410,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--arms", default=",".join(DEFAULT_ARMS), help="comma-separated configs/losses/ names"
     )
-    parser.add_argument("--recipe", type=Path, default=ROOT / "configs" / "quickstart.yaml")
-    parser.add_argument("--out", type=Path, default=Path("outputs/loss_ablation"))
+    parser.add_argument(
+        "--recipe",
+        type=Path,
+        default=ROOT / "configs" / "quickstart.yaml",
+        help="the config every arm overlays (default configs/quickstart.yaml)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/loss_ablation"),
+        help="the table, figure, kept runs and TensorBoard runs (default outputs/loss_ablation)",
+    )
     parser.add_argument("--gradients-only", action="store_true", help="print the gradient norms and stop")
     parser.add_argument(
         "--rerun", action="store_true", help="train every run again, even those finished in an earlier call"
