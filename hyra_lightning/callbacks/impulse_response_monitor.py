@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,7 @@ class ImpulseResponseMonitor(MonitorCallback):
             convolution.
         crop_radius: half-width, in LR pixels, of the window of ``impulse/response`` around the centre.
         zoom: not used any more (``impulse/response`` is a figure with axes, of a fixed size); accepted and
-            checked so that configs that set it still load.
+            checked so that configs that set it still load, with a ``FutureWarning`` when it is not the default.
         log_images: log ``impulse/response``, ``impulse/spectrum`` and ``impulse/profile``; ``False`` logs the
             scalars only.
         submodule: dotted name of the SR network inside the LightningModule (for example ``"model"``);
@@ -164,6 +165,13 @@ class ImpulseResponseMonitor(MonitorCallback):
         check_bool("log_images", log_images)
         check_int("crop_radius", crop_radius)
         check_int("zoom", zoom)
+        if zoom != 8:  # set by the user: say that it does nothing
+            warnings.warn(
+                f"ImpulseResponseMonitor(zoom={zoom}) has no effect: `impulse/response` is a figure with axes, of"
+                " a fixed size. Remove `zoom` from the config; `crop_radius` sets the window it shows.",
+                FutureWarning,
+                stacklevel=2,
+            )
         check_str("submodule", submodule, optional=True)
         if every_n_steps is None and every_n_epochs is None and not (log_on_train_start or log_on_train_end):
             raise ValueError(

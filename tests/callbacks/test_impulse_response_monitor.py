@@ -110,3 +110,12 @@ def test_a_reading_that_is_not_a_filter_warns_once(tmp_path, sigma, warned):
     values = [e.value for e in acc.Scalars("impulse/repeatability_error")]
     assert all(v > 0.01 for v in values) if warned else all(v < 1e-4 for v in values)
     assert monitor.last_response.filter_reading is not warned
+
+
+def test_zoom_is_accepted_with_a_warning_that_it_does_nothing(recwarn):
+    """Old configs that set `zoom` still load, and are told that it has no effect."""
+    with pytest.warns(FutureWarning, match=r"zoom=4\) has no effect.*crop_radius"):
+        ImpulseResponseMonitor(zoom=4)
+    recwarn.clear()
+    ImpulseResponseMonitor()  # the default says nothing
+    assert not [w for w in recwarn if "zoom" in str(w.message)]
