@@ -16,7 +16,6 @@ Nothing is drawn by this script: the picture is the report as a browser shows it
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_screenshots import _find_chromium  # noqa: E402
+from make_screenshots import _find_chromium, headless_screenshot  # noqa: E402
 
 
 def _quickstart_checkpoint(workdir: Path, steps: int) -> Path:
@@ -85,26 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(cmd, check=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as profile:
-            subprocess.run(
-                [
-                    chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={profile}",
-                    f"--window-size={args.window}",
-                    f"--screenshot={args.out}",
-                    (report / "report.html").resolve().as_uri(),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=os.environ,
+            headless_screenshot(
+                chromium, (report / "report.html").resolve().as_uri(), args.out, args.window, profile
             )
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 

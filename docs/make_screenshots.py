@@ -66,6 +66,31 @@ def _find_chromium(given: str | None) -> str:
     sys.exit("Chromium not found: install it (Debian: apt-get install chromium) or pass --chromium PATH.")
 
 
+def headless_screenshot(
+    chromium: str, url: str, target: Path, window: str, profile: str, budget_ms: int | None = None
+) -> None:
+    """One screenshot of ``url`` by headless Chromium: ``window`` is ``"WIDTH,HEIGHT"``, ``profile`` a fresh
+    user-data folder, ``budget_ms`` the virtual time the page gets (Chromium's default when ``None``)."""
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={window}",
+    ]
+    if budget_ms is not None:
+        cmd.append(f"--virtual-time-budget={budget_ms}")
+    cmd += [f"--screenshot={target}", url]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
+
+
 def _latest_run(root: Path) -> Path:
     runs = sorted(root.glob("**/events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
     if not runs:
@@ -161,25 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as profile:
             for name, fragment, (width, height) in shots:
                 target = args.out / name
-                cmd = [
-                    chromium,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={profile}",
-                    f"--window-size={width},{height}",
-                    f"--virtual-time-budget={args.budget_ms}",
-                    f"--screenshot={target}",
-                    f"{base}/#{fragment}",
-                ]
-                subprocess.run(
-                    cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ
+                headless_screenshot(
+                    chromium, f"{base}/#{fragment}", target, f"{width},{height}", profile, args.budget_ms
                 )
                 print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     finally:

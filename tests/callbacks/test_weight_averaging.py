@@ -62,14 +62,14 @@ def _logged(events: Any, tag: str) -> dict[int, float]:
     return {e.step: e.value for e in events.Scalars(tag)}
 
 
-def _impulse() -> ImpulseResponseMonitor:
+def _impulse(weights: str = "both") -> ImpulseResponseMonitor:
     return ImpulseResponseMonitor(
         every_n_steps=2,
         log_on_train_start=False,
         log_on_train_end=False,
         size=9,
         log_images=False,
-        weights="both",
+        weights=weights,
     )
 
 
@@ -119,17 +119,8 @@ def test_ema_probes_read_the_averaged_weights_and_the_live_ones_under_live_tags(
 def test_default_reads_the_averaged_weights_under_the_usual_tags_only(tmp_path):
     torch.manual_seed(0)
     ema = EMAWeightAveraging(decay=0.5)
-    impulse = ImpulseResponseMonitor(
-        every_n_steps=2, log_on_train_start=False, log_on_train_end=False, size=9, log_images=False
-    )
-    live = ImpulseResponseMonitor(
-        every_n_steps=2,
-        log_on_train_start=False,
-        log_on_train_end=False,
-        size=9,
-        log_images=False,
-        weights="live",
-    )
+    impulse = _impulse(weights="averaged")
+    live = _impulse(weights="live")
     assert impulse.state_key != live.state_key  # both in one Trainer, each with its checkpoint entry
     assert impulse.state_key == ImpulseResponseMonitor(size=9).state_key  # the default keeps the older key
     snapshots = _Snapshots(lambda: ema._average_model.module, steps=(2,))

@@ -31,14 +31,8 @@ class Denoiser(nn.Module):
         return x + 0.1 * self.conv(x)
 
 
-class ReturnsNaN(nn.Module):
-    """A x2 network whose output is NaN everywhere."""
-
-    def __init__(self, scale: int = 2) -> None:
-        super().__init__()
-        self.scale = scale
-        self.conv = nn.Conv2d(3, 3 * scale * scale, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(scale)
+class ReturnsNaN(NeedsMultipleOf8):
+    """A x2 network (the layers of :class:`NeedsMultipleOf8`, any input size) whose output is NaN everywhere."""
 
     def forward(self, x: Tensor) -> Tensor:
         return self.shuffle(self.conv(x)) * float("nan")

@@ -833,53 +833,18 @@ def test_lam_attributes_the_same_box_for_every_model_and_reports_di(images, tmp_
     monkeypatch.setattr(analyze_module, "_analyse_model", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert _analyze([*argv, "--size", "9", "--max-size", "32", "--out", str(out), "--lam", "--resume"]) == 0
     assert calls == [] and json.loads((out / "report.json").read_text())["lam"]["boxes"] == {"2": list(box)}
+
     # --lam-box chooses the box; one outside the SR image is a model error
+    def bicubic_with_box(out_dir: Path, top: int, left: int) -> int:
+        common = ["--size", "9", "--max-size", "32", "--lam", "--lam-box", str(top), str(left)]
+        return _analyze(["bicubic", "--scale", "2", *argv[2:], *common, "--out", str(out_dir)])
+
     out2 = tmp_path / "out2"
-    assert (
-        _analyze(
-            [
-                "bicubic",
-                "--scale",
-                "2",
-                *argv[2:],
-                "--size",
-                "9",
-                "--max-size",
-                "32",
-                "--out",
-                str(out2),
-                "--lam",
-                "--lam-box",
-                "4",
-                "6",
-            ]
-        )
-        == 0
-    )
+    assert bicubic_with_box(out2, 4, 6) == 0
     doc = json.loads((out2 / "report.json").read_text())
     assert doc["models"][0]["lam"]["box"] == [4, 6] and doc["lam"]["boxes"] == {"2": [4, 6]}
     out3 = tmp_path / "out3"
-    assert (
-        _analyze(
-            [
-                "bicubic",
-                "--scale",
-                "2",
-                *argv[2:],
-                "--size",
-                "9",
-                "--max-size",
-                "32",
-                "--out",
-                str(out3),
-                "--lam",
-                "--lam-box",
-                "30",
-                "0",
-            ]
-        )
-        == 1
-    )
+    assert bicubic_with_box(out3, 30, 0) == 1
     doc = json.loads((out3 / "report.json").read_text())
     assert "`--lam-box`" in doc["models"][0]["error"]
 
