@@ -200,15 +200,9 @@ def run_arm(recipe: Path, arm: str, seed: int, steps: int, out: Path, extra: lis
 PATCH_BATCHES = 8
 
 
-def training_patches(
-    recipe: Path, extra: list[str], batches: int = PATCH_BATCHES
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``batches`` training batches of the recipe's data with ``--data.seed 0``: the same LR/HR patches
-    for every arm, of the size the training losses saw."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        cli = _cli(["--config", str(recipe), "--data.seed", "0", *extra], False)
-    dm = cli.datamodule
-    dm.setup("fit")
+def training_patches(dm: SRDataModule, batches: int = PATCH_BATCHES) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``batches`` training batches of ``dm`` (set up for ``fit``): with the same data seed, the same
+    LR/HR patches for every arm, of the size the training losses saw."""
     lrs, hrs = [], []
     for _, batch in zip(range(batches), dm.train_dataloader(), strict=False):
         lr, hr = split_batch(batch)
@@ -218,12 +212,16 @@ def training_patches(
 
 
 @torch.no_grad()
-def patch_fsds(upsampler: Any, patches: tuple[torch.Tensor, torch.Tensor], border: int = 0) -> float:
-    """FSDS (dB, mean over patches) on the training patches: whole (``border=0``: what an FSDS loss term
-    optimises) or without ``border`` pixels on each side (as the validation crops are scored)."""
+def patch_fsds(
+    upsampler: Any, patches: tuple[torch.Tensor, torch.Tensor], border: int
+) -> tuple[float, float]:
+    """FSDS (dB, mean over patches) on the training patches, from one upsampling: whole (what an FSDS loss term
+    optimises) and without ``border`` pixels on each side (as the validation crops are scored)."""
     lr, hr = patches
     sr = torch.cat([upsampler(chunk).float().clamp(0, 1) for chunk in lr.split(32)])
-    return float(fsds(crop_border_pixels(sr, border), crop_border_pixels(hr.float(), border)))
+    hr = hr.float()
+    whole = float(fsds(sr, hr))
+    return whole, float(fsds(crop_border_pixels(sr, border), crop_border_pixels(hr, border)))
 
 
 def _trained_network(out: Path, row: dict[str, Any]) -> torch.nn.Module:
@@ -452,14 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     results: list[dict[str, Any]] = []
+    key = {"recipe": args.recipe.name, "steps": args.steps, "extra": extra, "measured": list(DESCRIPTORS)}
     for arm in arms:
         for seed in range(args.seeds):
-            key = {
-                "recipe": args.recipe.name,
-                "steps": args.steps,
-                "extra": extra,
-                "measured": list(DESCRIPTORS),
-            }
             row = None if args.rerun else _cached_run(args.out, arm, seed, key)
             if row is None:
                 row = run_arm(args.recipe, arm, seed, args.steps, args.out, extra)
@@ -474,19 +467,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Runs in {args.out / 'runs'}; run again without --train-only for the table and the figure.")
         return 0
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        cli = _cli(["--config", str(args.recipe), *extra], False)
+    with contextlib.redirect_stdout(
+        io.StringIO()
+    ):  # the training patches of data seed 0, the validation crops
+        cli = _cli(["--config", str(args.recipe), "--data.seed", "0", *extra], False)
     dm, module = cli.datamodule, cli.model
-    dm.setup("validate")
+    dm.setup("fit")
     scale, border = module.scale, module.crop_border
-    patches = training_patches(args.recipe, extra)
+    patches = training_patches(dm)
     for row in results:
         if "patch_fsds_cropped" not in row:  # measured once, then kept with the run
-            network = _trained_network(args.out, row)
-            row["patch_fsds"] = patch_fsds(network, patches)
-            row["patch_fsds_cropped"] = patch_fsds(network, patches, border)
-            stored = json.loads(_run_file(args.out, row["arm"], row["seed"]).read_text())
-            _store_run(args.out, row["arm"], row["seed"], stored["key"], row)
+            row["patch_fsds"], row["patch_fsds_cropped"] = patch_fsds(
+                _trained_network(args.out, row), patches, border
+            )
+            _store_run(args.out, row["arm"], row["seed"], key, row)
     for row in results:  # the validation scores at every validation of the run
         if row.get("logdir") and (args.out / row["logdir"]).is_dir():
             row["history"] = validation_history(args.out / row["logdir"])
@@ -494,8 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda x: bicubic_upsample(x, scale), dm.val_dataloader(), scale, border
     )
     bicubic_curve = _curve(lambda x: bicubic_upsample(x, scale), dm, scale, border)
-    bicubic_patches = patch_fsds(lambda x: bicubic_upsample(x, scale), patches)
-    bicubic_cropped = patch_fsds(lambda x: bicubic_upsample(x, scale), patches, border)
+    bicubic_patches, bicubic_cropped = patch_fsds(lambda x: bicubic_upsample(x, scale), patches, border)
 
     text = table(results, arms)
     note = (
